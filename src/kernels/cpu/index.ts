@@ -1,0 +1,71 @@
+// The CPU backend: plain TypeScript over Float32Array. The reference twin of every GPU kernel
+// and the baseline of the benchmarks.
+import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backend.js';
+import { covAccumulate, covInit } from './covariance.js';
+import { attention, rope, rmsnorm } from './transformer.js';
+import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { cholesky, choleskySolve, eigh } from './linalg.js';
+import { linear } from './linear.js';
+import { CpuTensor } from './tensor.js';
+
+export { CpuTensor };
+
+export class CpuBackend implements Backend<CpuTensor> {
+  readonly kind = 'cpu' as const;
+  readonly deviceName = 'cpu';
+  upload(data: Float32Array, shape: readonly number[]): CpuTensor {
+    return new CpuTensor(data, shape);
+  }
+  async read(t: CpuTensor): Promise<Float32Array> {
+    return t.data;
+  }
+  free(_t: CpuTensor): void {}
+  async sync(): Promise<void> {}
+  dispose(): void {}
+  linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): CpuTensor {
+    return linear(x, w, bias);
+  }
+  rmsnorm(x: CpuTensor, weight: CpuTensor, eps: number): CpuTensor {
+    return rmsnorm(x, weight, eps);
+  }
+  rope(x: CpuTensor, opts: RopeOptions): CpuTensor {
+    return rope(x, opts);
+  }
+  attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, opts: AttentionOptions): CpuTensor {
+    return attention(q, k, v, opts);
+  }
+  swiglu(gate: CpuTensor, up: CpuTensor): CpuTensor {
+    return swiglu(gate, up);
+  }
+  add(a: CpuTensor, b: CpuTensor): CpuTensor {
+    return add(a, b);
+  }
+  rowCosineSum(a: CpuTensor, b: CpuTensor): CpuTensor {
+    return rowCosineSum(a, b);
+  }
+  nll(logits: CpuTensor, targets: CpuTensor): CpuTensor {
+    return nll(logits, targets);
+  }
+  sliceRows(x: CpuTensor, start: number, count: number): CpuTensor {
+    return sliceRows(x, start, count);
+  }
+  gatherColumns(x: CpuTensor, cols: readonly number[]): CpuTensor {
+    return gatherColumns(x, cols);
+  }
+  covInit(dim: number): CovStats<CpuTensor> {
+    return covInit(dim);
+  }
+  covAccumulate(stats: CovStats<CpuTensor>, x: CpuTensor): void {
+    covAccumulate(stats, x);
+  }
+  covFree(_stats: CovStats<CpuTensor>): void {}
+  cholesky(a: CpuTensor, name: string): Promise<CpuTensor> {
+    return cholesky(a, name);
+  }
+  choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
+    return choleskySolve(l, b);
+  }
+  eigh(a: CpuTensor): { values: CpuTensor; vectors: CpuTensor } {
+    return eigh(a);
+  }
+}

@@ -1,0 +1,96 @@
+// The GPU backend: every kernel dispatches a WGSL shader through the shared GpuContext.
+import { GpuContext, type GpuTensor } from '../../gpu/context.js';
+import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backend.js';
+import { COVARIANCE_SHADERS, covAccumulate, covInit } from './covariance.js';
+import { ELEMENTWISE_SHADERS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { LINALG_SHADERS, cholesky, choleskySolve, eigh } from './linalg.js';
+import { LINEAR_SHADERS, linear } from './linear.js';
+import { TRANSFORMER_SHADERS, attention, rmsnorm, rope } from './transformer.js';
+
+export type { GpuTensor };
+
+export class GpuBackend implements Backend<GpuTensor> {
+  readonly kind = 'gpu' as const;
+  private constructor(readonly ctx: GpuContext) {}
+
+  static async create(ctx?: GpuContext): Promise<GpuBackend> {
+    const c = ctx ?? (await GpuContext.create());
+    await c.loadShaders([
+      ...LINEAR_SHADERS,
+      ...COVARIANCE_SHADERS,
+      ...ELEMENTWISE_SHADERS,
+      ...TRANSFORMER_SHADERS,
+      ...LINALG_SHADERS,
+    ]);
+    return new GpuBackend(c);
+  }
+
+  get deviceName(): string {
+    return this.ctx.adapterName;
+  }
+  upload(data: Float32Array, shape: readonly number[]): GpuTensor {
+    return this.ctx.upload(data, shape);
+  }
+  read(t: GpuTensor): Promise<Float32Array> {
+    return this.ctx.read(t);
+  }
+  free(t: GpuTensor): void {
+    this.ctx.free(t);
+  }
+  sync(): Promise<void> {
+    return this.ctx.sync();
+  }
+  dispose(): void {
+    this.ctx.dispose();
+  }
+  linear(x: GpuTensor, w: GpuTensor, bias?: GpuTensor | null): GpuTensor {
+    return linear(this.ctx, x, w, bias);
+  }
+  rmsnorm(x: GpuTensor, weight: GpuTensor, eps: number): GpuTensor {
+    return rmsnorm(this.ctx, x, weight, eps);
+  }
+  rope(x: GpuTensor, opts: RopeOptions): GpuTensor {
+    return rope(this.ctx, x, opts);
+  }
+  attention(q: GpuTensor, k: GpuTensor, v: GpuTensor, opts: AttentionOptions): GpuTensor {
+    return attention(this.ctx, q, k, v, opts);
+  }
+  swiglu(gate: GpuTensor, up: GpuTensor): GpuTensor {
+    return swiglu(this.ctx, gate, up);
+  }
+  add(a: GpuTensor, b: GpuTensor): GpuTensor {
+    return add(this.ctx, a, b);
+  }
+  rowCosineSum(a: GpuTensor, b: GpuTensor): GpuTensor {
+    return rowCosineSum(this.ctx, a, b);
+  }
+  nll(logits: GpuTensor, targets: GpuTensor): GpuTensor {
+    return nll(this.ctx, logits, targets);
+  }
+  sliceRows(x: GpuTensor, start: number, count: number): GpuTensor {
+    return sliceRows(this.ctx, x, start, count);
+  }
+  gatherColumns(x: GpuTensor, cols: readonly number[]): GpuTensor {
+    return gatherColumns(this.ctx, x, cols);
+  }
+  covInit(dim: number): CovStats<GpuTensor> {
+    return covInit(this.ctx, dim);
+  }
+  covAccumulate(stats: CovStats<GpuTensor>, x: GpuTensor): void {
+    covAccumulate(this.ctx, stats, x);
+  }
+  covFree(stats: CovStats<GpuTensor>): void {
+    this.ctx.free(stats.mean);
+    this.ctx.free(stats.m2);
+    this.ctx.free(stats.sumsq);
+  }
+  cholesky(a: GpuTensor, name: string): Promise<GpuTensor> {
+    return cholesky(this.ctx, a, name);
+  }
+  choleskySolve(l: GpuTensor, b: GpuTensor): GpuTensor {
+    return choleskySolve(this.ctx, l, b);
+  }
+  eigh(a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
+    return eigh(this.ctx, a);
+  }
+}

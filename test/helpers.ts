@@ -1,0 +1,84 @@
+// Shared test utilities: a seeded RNG, array comparison with stated tolerances, and the GPU/CPU
+// backend pair (one device per test file, acquired in beforeAll).
+import { afterAll, beforeAll } from 'vitest';
+import { CpuBackend } from '../src/kernels/cpu/index.js';
+import { GpuBackend } from '../src/kernels/gpu/index.js';
+
+/** Mulberry32: small, fast, deterministic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [-scale, scale). */
+export function randArray(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+/** Standard normal values (Box–Muller). */
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(r(), 1e-12);
+    const v = r();
+    const m = Math.sqrt(-2 * Math.log(u));
+    out[i] = m * Math.cos(2 * Math.PI * v) * scale;
+    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v) * scale;
+  }
+  return out;
+}
+
+/**
+ * Max of |a-b| / (atol + rtol·|b|) over all elements; ≤ 1 means "close". Returns the worst
+ * index too so a failure says where.
+ */
+export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number) {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+      if (Number.isNaN(e)) break;
+    }
+  }
+  return { worst, at, a: a[at], b: b[at] };
+}
+
+export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, what = ''): void {
+  const c = closeness(a, b, rtol, atol);
+  if (!(c.worst <= 1)) {
+    throw new Error(`${what} not close: at ${c.at} got ${c.a}, want ${c.b} (rtol ${rtol}, atol ${atol})`);
+  }
+}
+
+/** The two backends for one test file. The GPU one must exist: a missing adapter fails the file. */
+export function useBackends(): { gpu: () => GpuBackend; cpu: CpuBackend } {
+  let gpu: GpuBackend | null = null;
+  const cpu = new CpuBackend();
+  beforeAll(async () => {
+    gpu = await GpuBackend.create();
+  });
+  afterAll(() => {
+    gpu?.dispose();
+  });
+  return {
+    gpu: () => {
+      if (!gpu) throw new Error('GPU backend not created');
+      return gpu;
+    },
+    cpu,
+  };
+}
