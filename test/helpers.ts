@@ -47,7 +47,8 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol: numb
   let worst = 0;
   let at = -1;
   for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    const diff = Math.abs(a[i] - b[i]);
+    const e = diff === 0 ? 0 : diff / (atol + rtol * Math.abs(b[i]));
     if (!(e <= worst)) {
       worst = e;
       at = i;

@@ -22,6 +22,9 @@ export interface AcquiredDevice {
 }
 
 let globalsInstalled = false;
+// dawn.node's GPU instance must outlive every device made from it: once garbage-collected, the
+// next mapAsync/onSubmittedWorkDone crashes the process (pthread mutex assertions). Keep it here.
+let gpuInstance: GPU | null = null;
 
 export async function acquireDevice(): Promise<AcquiredDevice> {
   if (!globalsInstalled) {
@@ -35,7 +38,7 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   let adapter: GPUAdapter | null;
   try {
-    const gpu = create([]);
+    const gpu = (gpuInstance ??= create([]));
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
     throw new NoGpuAdapterError(`requestAdapter failed: ${(e as Error).message}`);

@@ -1,11 +1,139 @@
+// Dense linear algebra on the GPU: blocked Cholesky (with failure detection), Cholesky solves,
+// and a parallel-Jacobi symmetric eigendecomposition. Shapes are row-major; see
+// shaders/cholesky.wgsl, cholesky_solve.wgsl and eigh.wgsl for the algorithms.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-export const LINALG_SHADERS: string[] = [];
-export function cholesky(_ctx: GpuContext, _a: GpuTensor, _name: string): Promise<GpuTensor> {
-  throw new Error('cholesky: not implemented yet');
+
+export const LINALG_SHADERS: string[] = ['cholesky', 'cholesky_solve', 'eigh'];
+
+/** Block size of the Cholesky kernels (the shaders' `B`). */
+const B = 32;
+/** Jacobi sweeps before giving up on the convergence test (fp32 converges in ~6–10). */
+export const EIGH_MAX_SWEEPS = 15;
+
+/** Workgroups for `items` threads of a 256-wide flat kernel, folded into 2-D past the limit. */
+function flatGrid(ctx: GpuContext, items: number): [number, number] {
+  const groups = Math.ceil(items / 256);
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= max) return [groups, 1];
+  const y = Math.ceil(groups / max);
+  return [Math.ceil(groups / y), y];
 }
-export function choleskySolve(_ctx: GpuContext, _l: GpuTensor, _b: GpuTensor): GpuTensor {
-  throw new Error('choleskySolve: not implemented yet');
+
+function squareOrder(t: GpuTensor, what: string): number {
+  const n = t.shape[0] ?? 0;
+  if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
+  return n;
 }
-export function eigh(_ctx: GpuContext, _a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
-  throw new Error('eigh: not implemented yet');
+
+/** Formats a failed pivot like the CPU twin does. */
+export function pivotText(v: number): string {
+  return Number.isFinite(v) ? String(Number(v.toPrecision(4))) : String(v);
+}
+
+/**
+ * Lower Cholesky factor L of A (A = L·Lᵀ, strict upper triangle zero). Rejects, naming `name`,
+ * when A holds a non-finite value or a pivot is not positive (one readback per call).
+ */
+export async function cholesky(ctx: GpuContext, a: GpuTensor, name: string): Promise<GpuTensor> {
+  const n = squareOrder(a, 'cholesky');
+  const l = ctx.tensor([n, n]);
+  if (n === 0) return l;
+  // status: [first non-finite index (n² = none), 1 + first bad pivot, its value bits, unused]
+  const status = ctx.upload(new Float32Array(new Uint32Array([n * n, 0, 0, 0]).buffer), [4]);
+  ctx.copy(a.buffer, 0, l.buffer, 0, n * n * 4);
+  const bufs = [l.buffer, status.buffer];
+  ctx.dispatch(ctx.pipeline('cholesky', 'prep'), bufs, { u32: [n, 0] }, flatGrid(ctx, n * n));
+  const diag = ctx.pipeline('cholesky', 'diag');
+  const panel = ctx.pipeline('cholesky', 'panel');
+  const syrk = ctx.pipeline('cholesky', 'syrk');
+  for (let k = 0; k < n; k += B) {
+    ctx.dispatch(diag, bufs, { u32: [n, k] }, [1]);
+    const below = n - k - B;
+    if (below <= 0) break;
+    ctx.dispatch(panel, bufs, { u32: [n, k] }, [Math.ceil(below / 64)]);
+    const tiles = Math.ceil(below / B);
+    ctx.dispatch(syrk, bufs, { u32: [n, k] }, [tiles, tiles]);
+  }
+  const raw = await ctx.readBuffer(status.buffer, 4);
+  ctx.free(status);
+  const u = new Uint32Array(raw.buffer, raw.byteOffset, 4);
+  if (u[0] < n * n) {
+    ctx.free(l);
+    const i = Math.floor(u[0] / n);
+    throw new Error(`cholesky failed for '${name}': matrix has a non-finite value at [${i}, ${u[0] - i * n}]`);
+  }
+  if (u[1] !== 0) {
+    ctx.free(l);
+    throw new Error(`cholesky failed for '${name}': matrix is not positive definite (pivot ${u[1] - 1} = ${pivotText(raw[2])})`);
+  }
+  return l;
+}
+
+/** X = A⁻¹·B given A's Cholesky factor L [n×n]; B [n×m] (or [n], one right-hand side). */
+export function choleskySolve(ctx: GpuContext, l: GpuTensor, b: GpuTensor): GpuTensor {
+  const n = squareOrder(l, 'choleskySolve');
+  if ((b.shape[0] ?? 0) !== n || b.shape.length > 2) {
+    throw new Error(`choleskySolve: right-hand side [${b.shape}] does not match L [${l.shape}]`);
+  }
+  const m = b.shape.length === 2 ? b.shape[1] : 1;
+  const x = ctx.tensor(b.shape);
+  if (x.size === 0) return x;
+  ctx.copy(b.buffer, 0, x.buffer, 0, x.size * 4);
+  let tc = 1;
+  while (tc < m && tc < 16) tc *= 2;
+  const tr = 256 / tc;
+  const block = ctx.pipeline('cholesky_solve', 'block');
+  const update = ctx.pipeline('cholesky_solve', 'update', { TC: tc });
+  const bufs = [l.buffer, x.buffer];
+  const colGroups = Math.ceil(m / 64);
+  const tileCols = Math.ceil(m / tc);
+  // Forward: L·Y = B.
+  for (let k = 0; k < n; k += B) {
+    ctx.dispatch(block, bufs, { u32: [n, m, k, 0] }, [colGroups]);
+    const below = n - k - B;
+    if (below > 0) ctx.dispatch(update, bufs, { u32: [n, m, k, 0] }, [tileCols, Math.ceil(below / tr)]);
+  }
+  // Backward: Lᵀ·X = Y, last block first.
+  for (let k = Math.floor((n - 1) / B) * B; k >= 0; k -= B) {
+    ctx.dispatch(block, bufs, { u32: [n, m, k, 1] }, [colGroups]);
+    if (k > 0) ctx.dispatch(update, bufs, { u32: [n, m, k, 1] }, [tileCols, Math.ceil(k / tr)]);
+  }
+  return x;
+}
+
+/**
+ * Eigenvalues (ascending, [n]) and eigenvectors (columns of V, [n×n]) of a symmetric A.
+ * Fully asynchronous on the GPU: convergence is tested by a kernel after every sweep and later
+ * sweeps become no-ops, so no readback happens here. The input is symmetrised (½(A + Aᵀ)).
+ */
+export function eigh(ctx: GpuContext, a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
+  const n = squareOrder(a, 'eigh');
+  const values = ctx.tensor([n]);
+  const vectors = ctx.tensor([n, n]);
+  if (n === 0) return { values, vectors };
+  const m = n + (n & 1);
+  const a0 = ctx.tensor([m, m]);
+  const a1 = ctx.tensor([m, m]);
+  const v = ctx.tensor([m, m]);
+  const flags = ctx.tensor([4 + n]);
+  const pipe = (entry: string) => ctx.pipeline('eigh', entry);
+  const u = (r: number) => ({ u32: [m, n, r, 0] });
+  const full = flatGrid(ctx, m * m);
+  ctx.dispatch(pipe('init'), [a0.buffer, a1.buffer, v.buffer, flags.buffer, a.buffer], u(0), full);
+  const round = pipe('jacobi_round');
+  const sweepEnd = pipe('sweep_end');
+  const h = m / 2;
+  const roundGrid = flatGrid(ctx, h * h + m * h);
+  const bufs = [a0.buffer, a1.buffer, v.buffer, flags.buffer, values.buffer];
+  for (let sweep = 0; sweep < EIGH_MAX_SWEEPS; sweep++) {
+    for (let r = 0; r < m - 1; r++) ctx.dispatch(round, bufs, u(r), roundGrid);
+    ctx.dispatch(sweepEnd, bufs, u(0), full);
+  }
+  ctx.dispatch(pipe('rank'), bufs, u(0), flatGrid(ctx, n));
+  ctx.dispatch(pipe('scatter'), [a0.buffer, a1.buffer, v.buffer, flags.buffer, vectors.buffer], u(0), flatGrid(ctx, n * n));
+  ctx.free(a0);
+  ctx.free(a1);
+  ctx.free(v);
+  ctx.free(flags);
+  return { values, vectors };
 }

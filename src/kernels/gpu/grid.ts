@@ -1,0 +1,18 @@
+import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+
+/**
+ * Workgroup counts for `items` work items, `perGroup` per workgroup, folded into 2-D when the
+ * count exceeds the per-dimension limit. Shaders recover the flat index as x + y·nwg.x (·WG).
+ */
+export function flatGrid(ctx: GpuContext, items: number, perGroup: number): [number, number] {
+  const groups = Math.ceil(items / perGroup);
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= max) return [groups, 1];
+  const y = Math.ceil(groups / max);
+  return [Math.ceil(groups / y), y];
+}
+
+export function rowsCols(t: GpuTensor): [number, number] {
+  const cols = t.shape[t.shape.length - 1] ?? 1;
+  return [cols === 0 ? 0 : t.size / cols, cols];
+}

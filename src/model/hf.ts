@@ -1,0 +1,356 @@
+// Hugging Face Llama/Mistral checkpoint folders → ModelSource.
+//
+// A folder holds config.json and either model.safetensors or model.safetensors.index.json
+// (weight_map: tensor name → shard file). slimllm's pruned models are ordinary checkpoints plus
+// one extension in config.json, `"slimllm": {"layers": [{nHeads, nKvHeads, ffnDim, oBias,
+// downBias}, …]}`, giving each layer's own width (Transformers' config cannot express that).
+//
+// Everything that can be checked without reading weights is checked when the folder is opened —
+// config fields, every tensor's presence and shape — so a bad checkpoint fails at once with the
+// file, tensor and layer named, not halfway through a pruning run.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
+import { assertFinite, SafetensorsFile, type TensorInfo } from './safetensors.js';
+import type { LayerWeights, ModelSource } from './weights.js';
+
+export const SUPPORTED_HF_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'] as const;
+
+const MODEL_TYPE_ARCH: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM' };
+
+/** Hugging Face tensor names of a Llama model. */
+export const hfNames = {
+  embedding: 'model.embed_tokens.weight',
+  finalNorm: 'model.norm.weight',
+  classifier: 'lm_head.weight',
+  layer(i: number) {
+    const p = `model.layers.${i}.`;
+    return {
+      attnNorm: `${p}input_layernorm.weight`,
+      wq: `${p}self_attn.q_proj.weight`,
+      wk: `${p}self_attn.k_proj.weight`,
+      wv: `${p}self_attn.v_proj.weight`,
+      wo: `${p}self_attn.o_proj.weight`,
+      oBias: `${p}self_attn.o_proj.bias`,
+      ffnNorm: `${p}post_attention_layernorm.weight`,
+      wGate: `${p}mlp.gate_proj.weight`,
+      wUp: `${p}mlp.up_proj.weight`,
+      wDown: `${p}mlp.down_proj.weight`,
+      downBias: `${p}mlp.down_proj.bias`,
+      /** Biases Llama can carry that slimllm's model does not: rejected if present. */
+      unsupported: [
+        `${p}self_attn.q_proj.bias`,
+        `${p}self_attn.k_proj.bias`,
+        `${p}self_attn.v_proj.bias`,
+        `${p}mlp.gate_proj.bias`,
+        `${p}mlp.up_proj.bias`,
+      ],
+    };
+  },
+};
+
+/** Shape [out, in] (or [n]) of every tensor of layer `i`, from the config. */
+export function hfLayerShapes(c: ModelConfig, i: number): Record<keyof LayerWeights, number[] | null> {
+  const s = c.layers[i];
+  const D = c.hiddenSize;
+  const d = c.headDim;
+  return {
+    attnNorm: [D],
+    wq: [s.nHeads * d, D],
+    wk: [s.nKvHeads * d, D],
+    wv: [s.nKvHeads * d, D],
+    wo: [D, s.nHeads * d],
+    oBias: s.oBias ? [D] : null,
+    ffnNorm: [D],
+    wGate: [s.ffnDim, D],
+    wUp: [s.ffnDim, D],
+    wDown: [D, s.ffnDim],
+    downBias: s.downBias ? [D] : null,
+  };
+}
+
+const SlimllmExtensionSchema = z.object({ layers: z.array(LayerShapeSchema) });
+
+/** The parts of config.json slimllm reads, before biases are known from the weights. */
+export interface HfConfigRead {
+  config: Omit<ModelConfig, 'layers'> & { layers: LayerShape[] };
+  /** True when config.json carries slimllm.layers (biases are then declared, not detected). */
+  hasLayerExtension: boolean;
+}
+
+/** Parses a config.json object (`file` is for messages). Biases are false unless declared. */
+export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
+  const j = raw as Record<string, unknown>;
+  let arch: unknown = Array.isArray(j.architectures) ? j.architectures[0] : undefined;
+  if (arch === undefined) {
+    arch = typeof j.model_type === 'string' ? MODEL_TYPE_ARCH[j.model_type] : undefined;
+    if (arch === undefined) {
+      throw new Error(`${file}: no architectures and model_type ${JSON.stringify(j.model_type)} is not llama or mistral`);
+    }
+  }
+  if (!(SUPPORTED_HF_ARCHITECTURES as readonly unknown[]).includes(arch)) {
+    throw new Error(`${file}: architecture ${JSON.stringify(arch)} is not supported (${SUPPORTED_HF_ARCHITECTURES.join(', ')})`);
+  }
+  if (j.rope_scaling !== undefined && j.rope_scaling !== null) {
+    throw new Error(`${file}: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported (only null)`);
+  }
+  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
+    throw new Error(`${file}: hidden_act ${JSON.stringify(j.hidden_act)} is not supported (only silu)`);
+  }
+  if (j.attention_bias === true) throw new Error(`${file}: attention_bias true (q/k/v/o biases) is not supported`);
+  if (j.mlp_bias === true) throw new Error(`${file}: mlp_bias true (gate/up/down biases) is not supported`);
+
+  const posInt = (key: string, dflt?: number): number => {
+    const v = j[key] ?? dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new Error(`${file}: ${key} ${v === undefined ? 'is missing' : `${JSON.stringify(v)} is not a positive integer`}`);
+    }
+    return v;
+  };
+  const posNum = (key: string, dflt: number): number => {
+    const v = j[key] ?? dflt;
+    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a positive number`);
+    return v;
+  };
+  const tokenId = (key: string, dflt: number): number => {
+    let v = j[key] ?? dflt;
+    if (Array.isArray(v)) v = v[0]; // Llama 3 lists several EOS ids; the first is the main one
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a token id`);
+    return v;
+  };
+
+  const D = posInt('hidden_size');
+  const nLayers = posInt('num_hidden_layers');
+  const nHeads = posInt('num_attention_heads');
+  const nKvHeads = posInt('num_key_value_heads', nHeads);
+  if (j.head_dim === null) delete j.head_dim;
+  if (j.head_dim === undefined && D % nHeads !== 0) {
+    throw new Error(`${file}: hidden_size ${D} is not divisible by num_attention_heads ${nHeads} and head_dim is not given`);
+  }
+  const headDim = posInt('head_dim', D / nHeads);
+  const ffnDim = posInt('intermediate_size');
+  let maxSeqLen = posInt('max_position_embeddings', 2048); // LlamaConfig's default
+  // Mistral's sliding window: within it attention is ordinary causal attention, which is all the
+  // forward pass implements, so sequences are limited to the window.
+  if (typeof j.sliding_window === 'number' && j.sliding_window > 0) maxSeqLen = Math.min(maxSeqLen, j.sliding_window);
+  if (j.tie_word_embeddings !== undefined && typeof j.tie_word_embeddings !== 'boolean') {
+    throw new Error(`${file}: tie_word_embeddings ${JSON.stringify(j.tie_word_embeddings)} is not a boolean`);
+  }
+
+  let layers: LayerShape[];
+  const ext = j.slimllm;
+  if (ext !== undefined) {
+    const parsed = SlimllmExtensionSchema.safeParse(ext);
+    if (!parsed.success) throw new Error(`${file}: slimllm extension is malformed: ${z.prettifyError(parsed.error)}`);
+    layers = parsed.data.layers;
+    if (layers.length !== nLayers) {
+      throw new Error(`${file}: slimllm.layers has ${layers.length} entries, num_hidden_layers is ${nLayers}`);
+    }
+  } else {
+    layers = Array.from({ length: nLayers }, () => ({ nHeads, nKvHeads, ffnDim, oBias: false, downBias: false }));
+  }
+  return {
+    config: {
+      architecture: arch as string,
+      hiddenSize: D,
+      nLayers,
+      headDim,
+      vocabSize: posInt('vocab_size'),
+      rmsNormEps: posNum('rms_norm_eps', 1e-6), // LlamaConfig's default
+      ropeTheta: posNum('rope_theta', 10000),
+      ropeLayout: 'half',
+      tieEmbeddings: (j.tie_word_embeddings as boolean | undefined) ?? false, // LlamaConfig's default
+      maxSeqLen,
+      bosTokenId: tokenId('bos_token_id', 1),
+      eosTokenId: tokenId('eos_token_id', 2),
+      layers,
+    },
+    hasLayerExtension: ext !== undefined,
+  };
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Where each tensor lives: one file, or the shards of an index. */
+class TensorIndex {
+  private constructor(
+    /** The file to name in "missing tensor" messages. */
+    readonly describe: string,
+    private readonly where: Map<string, SafetensorsFile>,
+    private readonly files: SafetensorsFile[],
+  ) {}
+
+  static open(dir: string): TensorIndex {
+    const single = path.join(dir, 'model.safetensors');
+    const indexFile = path.join(dir, 'model.safetensors.index.json');
+    if (fs.existsSync(indexFile)) {
+      const raw = readJson(indexFile) as { weight_map?: unknown };
+      const wm = raw?.weight_map;
+      if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw new Error(`${indexFile}: weight_map is missing or not an object`);
+      const shards = new Map<string, SafetensorsFile>();
+      const where = new Map<string, SafetensorsFile>();
+      try {
+        for (const [name, shard] of Object.entries(wm as Record<string, unknown>)) {
+          if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) {
+            throw new Error(`${indexFile}: tensor '${name}' maps to ${JSON.stringify(shard)}, not a file name in the folder`);
+          }
+          let f = shards.get(shard);
+          if (!f) {
+            const p = path.join(dir, shard);
+            if (!fs.existsSync(p)) throw new Error(`${indexFile}: shard '${shard}' (holding tensor '${name}') does not exist`);
+            f = SafetensorsFile.open(p);
+            shards.set(shard, f);
+          }
+          if (!f.has(name)) throw new Error(`${f.file}: tensor '${name}' is listed in ${path.basename(indexFile)} but not in this shard`);
+          where.set(name, f);
+        }
+      } catch (e) {
+        for (const f of shards.values()) f.close();
+        throw e;
+      }
+      return new TensorIndex(indexFile, where, [...shards.values()]);
+    }
+    if (fs.existsSync(single)) {
+      const f = SafetensorsFile.open(single);
+      return new TensorIndex(single, new Map([...f.tensors.keys()].map((n) => [n, f])), [f]);
+    }
+    throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json (only safetensors checkpoints are read)`);
+  }
+
+  has(name: string): boolean {
+    return this.where.has(name);
+  }
+
+  info(name: string): { file: string; info: TensorInfo } | null {
+    const f = this.where.get(name);
+    return f ? { file: f.file, info: f.info(name) } : null;
+  }
+
+  read(name: string): Float32Array {
+    const f = this.where.get(name);
+    if (!f) throw new Error(`${this.describe}: tensor '${name}' is missing`);
+    const a = f.read(name);
+    assertFinite(a, `${f.file}: tensor '${name}'`);
+    return a;
+  }
+
+  close(): void {
+    for (const f of this.files) f.close();
+  }
+}
+
+export class HfSource implements ModelSource {
+  readonly config: ModelConfig;
+  private readonly index: TensorIndex;
+
+  constructor(readonly origin: string) {
+    const configFile = path.join(origin, 'config.json');
+    const { config: draft, hasLayerExtension } = parseHfConfig(readJson(configFile), configFile);
+    const index = TensorIndex.open(origin);
+    try {
+      // Without the extension, biases are whatever the checkpoint holds.
+      if (!hasLayerExtension) {
+        draft.layers.forEach((s, i) => {
+          const n = hfNames.layer(i);
+          s.oBias = index.has(n.oBias);
+          s.downBias = index.has(n.downBias);
+        });
+      }
+      const parsed = ModelConfigSchema.safeParse(draft);
+      if (!parsed.success) throw new Error(`${configFile}: ${z.prettifyError(parsed.error)}`);
+      this.config = parsed.data;
+      checkTensors(this.config, index);
+    } catch (e) {
+      index.close();
+      throw e;
+    }
+    this.index = index;
+  }
+
+  embedding(): Float32Array {
+    return this.index.read(hfNames.embedding);
+  }
+
+  layer(i: number): LayerWeights {
+    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+    const n = hfNames.layer(i);
+    const s = this.config.layers[i];
+    const r = (name: string) => this.index.read(name);
+    return {
+      attnNorm: r(n.attnNorm),
+      wq: r(n.wq),
+      wk: r(n.wk),
+      wv: r(n.wv),
+      wo: r(n.wo),
+      oBias: s.oBias ? r(n.oBias) : null,
+      ffnNorm: r(n.ffnNorm),
+      wGate: r(n.wGate),
+      wUp: r(n.wUp),
+      wDown: r(n.wDown),
+      downBias: s.downBias ? r(n.downBias) : null,
+    };
+  }
+
+  finalNorm(): Float32Array {
+    return this.index.read(hfNames.finalNorm);
+  }
+
+  classifier(): Float32Array {
+    return this.config.tieEmbeddings ? this.embedding() : this.index.read(hfNames.classifier);
+  }
+
+  close(): void {
+    this.index.close();
+  }
+}
+
+function checkTensors(c: ModelConfig, index: TensorIndex): void {
+  const check = (name: string, shape: number[], layer: number | null, why?: string) => {
+    const at = layer === null ? `tensor '${name}'` : `tensor '${name}' (layer ${layer})`;
+    const t = index.info(name);
+    if (!t) throw new Error(`${index.describe}: ${at} is missing${why ? ` (${why})` : ''}`);
+    const got = t.info.shape;
+    if (got.length !== shape.length || got.some((v, k) => v !== shape[k])) {
+      throw new Error(`${t.file}: ${at}: shape [${got.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+  };
+  const D = c.hiddenSize;
+  check(hfNames.embedding, [c.vocabSize, D], null);
+  check(hfNames.finalNorm, [D], null);
+  if (!c.tieEmbeddings) check(hfNames.classifier, [c.vocabSize, D], null, 'tie_word_embeddings is false');
+  for (let i = 0; i < c.nLayers; i++) {
+    const n = hfNames.layer(i);
+    const shapes = hfLayerShapes(c, i);
+    for (const key of Object.keys(shapes) as (keyof LayerWeights)[]) {
+      const shape = shapes[key];
+      if (shape) check(n[key], shape, i, key === 'oBias' || key === 'downBias' ? 'config.json declares it' : undefined);
+      else if (index.has(n[key])) {
+        const t = index.info(n[key])!;
+        throw new Error(`${t.file}: tensor '${n[key]}' (layer ${i}) is present but config.json's slimllm.layers[${i}].${key} is false`);
+      }
+    }
+    for (const name of n.unsupported) {
+      const t = index.info(name);
+      if (t) throw new Error(`${t.file}: tensor '${name}' (layer ${i}): biases on q/k/v/gate/up are not supported`);
+    }
+  }
+}
+
+/** Opens a Hugging Face checkpoint folder (config.json + safetensors). */
+export function openHf(dir: string): HfSource {
+  return new HfSource(dir);
+}

@@ -1,0 +1,290 @@
+// safetensors reader and writer (https://github.com/huggingface/safetensors, format section):
+//   u64 LE header length N | N bytes of JSON header | data section
+// The header maps tensor name → {dtype, shape, data_offsets: [begin, end]} (offsets relative to
+// the data section) plus an optional "__metadata__" string map.
+//
+// The reader validates the whole header up front — every error names the file and the tensor —
+// and then reads one tensor at a time with positioned reads, so a multi-GB checkpoint is never
+// held in memory at once. f16/bf16 are widened to f32 on read (fp32 everywhere downstream).
+// Byte order: the format is little-endian, as are the machines Node runs on (x64, arm64), so
+// f32 bytes are read straight into a Float32Array.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** Headers beyond this are not real checkpoints (the reference implementation's limit is 100 MB). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Byte offsets relative to the start of the data section. */
+  begin: number;
+  end: number;
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Throws naming `what` (e.g. "model.safetensors: tensor 'x'") when any element is NaN or ±Inf. */
+export function assertFinite(arr: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i];
+    if (!Number.isFinite(v)) throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
+  }
+}
+
+/** An open safetensors file: header parsed and validated, tensors read on demand. */
+export class SafetensorsFile {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Record<string, string> | null;
+  private fd: number | null;
+  private readonly dataStart: number;
+
+  private constructor(
+    readonly file: string,
+    fd: number,
+    dataStart: number,
+    tensors: Map<string, TensorInfo>,
+    metadata: Record<string, string> | null,
+  ) {
+    this.fd = fd;
+    this.dataStart = dataStart;
+    this.tensors = tensors;
+    this.metadata = metadata;
+  }
+
+  static open(file: string): SafetensorsFile {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size < 8) throw new Error(`${file}: ${size} bytes, too short for a safetensors file (the header length alone is 8)`);
+      const lenBuf = Buffer.alloc(8);
+      readFully(fd, lenBuf, 0);
+      const headerLen = lenBuf.readBigUInt64LE(0);
+      if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+        throw new Error(`${file}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+      }
+      const n = Number(headerLen);
+      if (8 + n > size) {
+        throw new Error(`${file}: header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
+      }
+      const headerBuf = Buffer.alloc(n);
+      readFully(fd, headerBuf, 8);
+      let header: unknown;
+      try {
+        header = JSON.parse(headerBuf.toString('utf8'));
+      } catch (e) {
+        throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
+      }
+      if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+        throw new Error(`${file}: header JSON is not an object`);
+      }
+      const dataLen = size - 8 - n;
+      const { tensors, metadata } = parseHeader(file, header as Record<string, unknown>, dataLen);
+      return new SafetensorsFile(file, fd, 8 + n, tensors, metadata);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`${this.file}: no tensor '${name}'`);
+    return t;
+  }
+
+  /** Reads one tensor, widened to f32. */
+  read(name: string): Float32Array {
+    const t = this.info(name);
+    if (this.fd === null) throw new Error(`${this.file}: read of '${name}' after close`);
+    const count = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
+    const pos = this.dataStart + t.begin;
+    if (t.dtype === 'F32') {
+      const out = new Float32Array(count);
+      readFully(this.fd, new Uint8Array(out.buffer), pos);
+      return out;
+    }
+    const bits = new Uint16Array(count);
+    readFully(this.fd, new Uint8Array(bits.buffer), pos);
+    const out = new Float32Array(count);
+    if (t.dtype === 'BF16') {
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) u[i] = bits[i] << 16;
+    } else {
+      for (let i = 0; i < count; i++) out[i] = f16BitsToF32(bits[i]);
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+function parseHeader(
+  file: string,
+  header: Record<string, unknown>,
+  dataLen: number,
+): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> | null } {
+  let metadata: Record<string, string> | null = null;
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        throw new Error(`${file}: __metadata__ is not an object`);
+      }
+      metadata = raw as Record<string, string>;
+      continue;
+    }
+    const where = `${file}: tensor '${name}'`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${where}: entry is not an object`);
+    const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
+    if (dtype === undefined) throw new Error(`${where}: missing dtype`);
+    if (shape === undefined) throw new Error(`${where}: missing shape`);
+    if (offs === undefined) throw new Error(`${where}: missing data_offsets`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+      throw new Error(`${where}: dtype ${JSON.stringify(dtype)} is not supported (F32, F16, BF16)`);
+    }
+    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+      throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    }
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new Error(`${where}: data_offsets ${JSON.stringify(offs)} is not [begin, end] with non-negative integers`);
+    }
+    const [begin, end] = offs as [number, number];
+    if (begin > end) throw new Error(`${where}: data_offsets [${begin}, ${end}] have begin after end`);
+    if (end > dataLen) {
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the data section's ${dataLen} bytes (truncated?)`);
+    }
+    const d = dtype as SafetensorsDtype;
+    const need = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[d];
+    if (end - begin !== need) {
+      throw new Error(
+        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${fmtShape(shape as number[])} of ${d} needs ${need}`,
+      );
+    }
+    tensors.set(name, { name, dtype: d, shape: shape as number[], begin, end });
+  }
+  // Overlap: sort by begin; each non-empty tensor must start at or after the previous one's end.
+  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    const p = sorted[i - 1];
+    const t = sorted[i];
+    if (t.begin < p.end) {
+      throw new Error(
+        `${file}: tensor '${t.name}': data_offsets [${t.begin}, ${t.end}] overlap tensor '${p.name}' [${p.begin}, ${p.end}]`,
+      );
+    }
+  }
+  return { tensors, metadata };
+}
+
+// Positioned reads of at most 1 GiB per call (readSync's length is a 32-bit int).
+function readFully(fd: number, buf: Uint8Array, position: number): void {
+  const CHUNK = 1 << 30;
+  let done = 0;
+  while (done < buf.length) {
+    const n = fs.readSync(fd, buf, done, Math.min(CHUNK, buf.length - done), position + done);
+    if (n <= 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+export interface TensorToWrite {
+  name: string;
+  shape: number[];
+  /** The values, or a function producing them when their turn comes (lets callers stream). */
+  data: Float32Array | (() => Float32Array);
+}
+
+export interface WriteSafetensorsOptions {
+  /** Storage type of every tensor (default F32); values are rounded to nearest even. */
+  dtype?: SafetensorsDtype;
+  metadata?: Record<string, string>;
+}
+
+/** Bytes the data of `shape` takes in `dtype`. */
+export function tensorBytes(shape: readonly number[], dtype: SafetensorsDtype): number {
+  return shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+}
+
+/**
+ * Writes a safetensors file. Data go to a temporary file in the same folder, renamed over `file`
+ * at the end, so a crash never leaves a half-written checkpoint under the real name.
+ */
+export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): void {
+  const dtype = opts.dtype ?? 'F32';
+  const header: Record<string, unknown> = {};
+  if (opts.metadata) header.__metadata__ = opts.metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__' || t.name in header) throw new Error(`${file}: duplicate or reserved tensor name '${t.name}'`);
+    const bytes = tensorBytes(t.shape, dtype);
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
+  let json = JSON.stringify(header);
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
+  const headerBuf = Buffer.from(json, 'utf8');
+
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(headerBuf.length));
+    writeFully(fd, len);
+    writeFully(fd, headerBuf);
+    for (const t of tensors) {
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      const want = t.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== want) {
+        throw new Error(`${file}: tensor '${t.name}': ${data.length} values, shape ${fmtShape(t.shape)} needs ${want}`);
+      }
+      writeFully(fd, encode(data, dtype));
+    }
+    fs.closeSync(fd);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function encode(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bits = new Uint16Array(data.length);
+  if (dtype === 'BF16') for (let i = 0; i < data.length; i++) bits[i] = f32ToBf16Bits(data[i]);
+  else for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]);
+  return new Uint8Array(bits.buffer);
+}
+
+function writeFully(fd: number, buf: Uint8Array): void {
+  const CHUNK = 1 << 30;
+  let done = 0;
+  while (done < buf.length) {
+    done += fs.writeSync(fd, buf, done, Math.min(CHUNK, buf.length - done));
+  }
+}

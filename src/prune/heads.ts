@@ -1,0 +1,298 @@
+// Attention head-group selection (ALGORITHM.md section 4): holistic Pearson score + greedy swaps.
+//
+// The reference materialises every group's o_proj contribution O_g = Z[:,S_g]·W_o[:,S_g]ᵀ (M×D per
+// group). Here everything is derived from the covariance C of Z instead, through the per-channel
+// group cross-covariances Σ_gk[c] = W_o[c,S_g]·C[S_g,S_k]·W_o[c,S_k]ᵀ = Cov(O_g[:,c], O_k[:,c]):
+// the variance of any sum of groups and its covariance with the full output Y are sums of Σ entries.
+// Means are never needed: Pearson is centred.
+//
+// Layout conventions: W_o is row-major [D × n] (nn.Linear: rows are output channels), n = G·cpg,
+// group g owns the contiguous columns [g·cpg, (g+1)·cpg) (cpg = q·d: its q query heads of size d).
+// Σ is a Float64Array [G × G × D]: Σ_gk[c] at index (g·G + k)·D + c.
+import {
+  type CovMoments,
+  type Vec,
+  assertDim,
+  assertLength,
+  assertPositiveCount,
+  pearsonFromMoments,
+  stableArgsort,
+} from './stats-math.js';
+
+function checkShapes(wo: Vec, D: number, G: number, colsPerGroup: number): number {
+  assertDim('D', D);
+  assertDim('G', G);
+  assertDim('colsPerGroup', colsPerGroup);
+  const n = G * colsPerGroup;
+  assertLength('wo', wo, D * n);
+  return n;
+}
+
+/** The o_proj input columns owned by `groups` (in the given group order), e.g. to slice W_o. */
+export function groupColumns(groups: readonly number[], colsPerGroup: number): number[] {
+  const cols: number[] = [];
+  for (const g of groups) for (let j = 0; j < colsPerGroup; j++) cols.push(g * colsPerGroup + j);
+  return cols;
+}
+
+/**
+ * Σ from caller-supplied block products, so the O(D·n²) matmuls can run on the GPU.
+ * @param blockProduct (g) → B_g [D × n] row-major = W_o[:,S_g] · C[S_g,:] (any scale s·C; `scale` is
+ *   applied on top). Called once per group, in order 0..G−1; the array need not outlive the call.
+ * @param scale multiplies the result (e.g. 1/count when the products were made with m2). Pearson
+ *   scores are invariant to it; it only matters if Σ is used as an absolute covariance.
+ * @returns Σ [G×G×D], Σ_gk[c] = scale·Σ_{j∈S_k} B_g[c,j]·W_o[c,j], symmetrised ((Σ_gk+Σ_kg)/2)
+ *   because fp32 GPU products of a symmetric form are not exactly symmetric.
+ */
+export function groupCrossCovFromProducts(
+  wo: Vec,
+  D: number,
+  G: number,
+  colsPerGroup: number,
+  blockProduct: (g: number) => Vec,
+  scale = 1,
+): Float64Array {
+  const n = checkShapes(wo, D, G, colsPerGroup);
+  const sigma = new Float64Array(G * G * D);
+  for (let g = 0; g < G; g++) {
+    const B = blockProduct(g);
+    assertLength(`blockProduct(${g})`, B, D * n);
+    for (let c = 0; c < D; c++) {
+      const row = c * n;
+      for (let k = 0; k < G; k++) {
+        let s = 0;
+        for (let j = k * colsPerGroup, e = j + colsPerGroup; j < e; j++) s += B[row + j] * wo[row + j];
+        sigma[(g * G + k) * D + c] = s * scale;
+      }
+    }
+  }
+  for (let g = 0; g < G; g++) {
+    for (let k = g + 1; k < G; k++) {
+      for (let c = 0; c < D; c++) {
+        const a = (g * G + k) * D + c;
+        const b = (k * G + g) * D + c;
+        const m = 0.5 * (sigma[a] + sigma[b]);
+        sigma[a] = m;
+        sigma[b] = m;
+      }
+    }
+  }
+  return sigma;
+}
+
+/**
+ * Σ computed on the CPU in float64 from the covariance (or m2 with scale = 1/count).
+ * Cost ≈ D·n²/2 multiply-adds (only k ≥ g blocks are formed, then mirrored): fine for small and
+ * medium layers (≈1.3 s for D = n = 1024 on one core); for n = D = 4096 (≈ 90 s) prefer
+ * `groupCrossCovFromProducts` with GPU products.
+ * @param cov [n×n] symmetric, row-major: C (population covariance of Z) or any positive multiple.
+ */
+export function groupCrossCov(
+  wo: Vec,
+  D: number,
+  G: number,
+  colsPerGroup: number,
+  cov: Vec,
+  scale = 1,
+): Float64Array {
+  const n = checkShapes(wo, D, G, colsPerGroup);
+  assertLength('cov', cov, n * n);
+  const sigma = new Float64Array(G * G * D);
+  const t = new Float64Array(n);
+  for (let c = 0; c < D; c++) {
+    const row = c * n;
+    for (let g = 0; g < G; g++) {
+      // t[j] = Σ_{i∈S_g} W_o[c,i]·C[i,j] for the columns j of groups k ≥ g only.
+      const j0 = g * colsPerGroup;
+      t.fill(0, j0);
+      for (let i = j0, ie = j0 + colsPerGroup; i < ie; i++) {
+        const w = wo[row + i];
+        if (w === 0) continue;
+        const crow = i * n;
+        for (let j = j0; j < n; j++) t[j] += w * cov[crow + j];
+      }
+      for (let k = g; k < G; k++) {
+        let s = 0;
+        for (let j = k * colsPerGroup, e = j + colsPerGroup; j < e; j++) s += t[j] * wo[row + j];
+        s *= scale;
+        sigma[(g * G + k) * D + c] = s;
+        sigma[(k * G + g) * D + c] = s;
+      }
+    }
+  }
+  return sigma;
+}
+
+/** Per-channel sums that every score needs: R_g[c] = Σ_k Σ_gk[c] = Cov(O_g, Y) and T[c] = Var(Y). */
+function rowSums(sigma: Float64Array, G: number, D: number): { R: Float64Array; T: Float64Array } {
+  const R = new Float64Array(G * D);
+  const T = new Float64Array(D);
+  for (let g = 0; g < G; g++) {
+    for (let k = 0; k < G; k++) {
+      const off = (g * G + k) * D;
+      for (let c = 0; c < D; c++) R[g * D + c] += sigma[off + c];
+    }
+    for (let c = 0; c < D; c++) T[c] += R[g * D + c];
+  }
+  return { R, T };
+}
+
+function checkSigma(sigma: Float64Array, G: number, D: number): void {
+  assertDim('G', G);
+  assertDim('D', D);
+  assertLength('sigma', sigma, G * G * D);
+}
+
+/**
+ * F(set) = Σ_c |pearson(Σ_{g∈set} O_g[:,c], Y[:,c])| evaluated from Σ (O(|set|²·D)).
+ * A channel where either variance is zero contributes 0 (the reference would give NaN).
+ */
+export function headSetScore(sigma: Float64Array, G: number, D: number, set: readonly number[]): number {
+  checkSigma(sigma, G, D);
+  const { R, T } = rowSums(sigma, G, D);
+  return setScore(sigma, R, T, G, D, set);
+}
+
+function setScore(sigma: Float64Array, R: Float64Array, T: Float64Array, G: number, D: number, set: readonly number[]): number {
+  const v = new Float64Array(D);
+  const cv = new Float64Array(D);
+  for (const g of set) {
+    for (let c = 0; c < D; c++) cv[c] += R[g * D + c];
+    for (const k of set) {
+      const off = (g * G + k) * D;
+      for (let c = 0; c < D; c++) v[c] += sigma[off + c];
+    }
+  }
+  let f = 0;
+  for (let c = 0; c < D; c++) f += Math.abs(pearsonFromMoments(cv[c], v[c], T[c]));
+  return f;
+}
+
+export interface HeadSelection {
+  /** Kept groups, ascending. */
+  kept: number[];
+  /** Pruned groups, ascending. */
+  pruned: number[];
+  /** sim_g = F(all \ {g}) per group (higher = removing g disturbs the output less). */
+  scores: number[];
+  /** Groups by sim descending (stable); the first nPrune were the initial pruning choice. */
+  rank: number[];
+  /** F(kept set) before the greedy search. */
+  fBefore: number;
+  /** F(kept set) after it (≥ fBefore). */
+  fAfter: number;
+  /** Swaps the greedy search accepted. */
+  swaps: number;
+}
+
+/**
+ * Head-group choice from a precomputed Σ (see `groupCrossCov*`). Follows the reference code:
+ * sim_g = F(all∖{g}); the nPrune highest-sim groups are pruned; then for each pruned group p in rank
+ * order, every position j of the kept list (kept in rank order, swaps replace in place) is tried with
+ * p in place of j; the best candidate is taken if it strictly raises f* (equal candidates: the
+ * earlier position wins, as with the reference's `>` test).
+ * @param nPrune integer in [0, G−1] (at least one group must survive).
+ */
+export function selectHeadGroupsFromCrossCov(sigma: Float64Array, G: number, D: number, nPrune: number): HeadSelection {
+  checkSigma(sigma, G, D);
+  if (!Number.isInteger(nPrune) || nPrune < 0 || nPrune > G - 1) {
+    throw new Error(`nPrune must be an integer in [0, ${G - 1}] (keep at least one of ${G} groups), got ${nPrune}`);
+  }
+  const { R, T } = rowSums(sigma, G, D);
+  const diag = (g: number, c: number) => sigma[(g * G + g) * D + c];
+
+  // sim_g: X = Y − O_g, Var = T − 2R_g + Σ_gg, Cov(X, Y) = T − R_g.
+  const scores: number[] = [];
+  for (let g = 0; g < G; g++) {
+    let f = 0;
+    for (let c = 0; c < D; c++) {
+      const r = R[g * D + c];
+      f += Math.abs(pearsonFromMoments(T[c] - r, T[c] - 2 * r + diag(g, c), T[c]));
+    }
+    scores.push(f);
+  }
+  const rank = stableArgsort(scores, true);
+  const prunedRank = rank.slice(0, nPrune);
+  const keptList = rank.slice(nPrune);
+
+  let fStar = setScore(sigma, R, T, G, D, keptList);
+  const fBefore = fStar;
+  let swaps = 0;
+
+  const varS = new Float64Array(D);
+  const covS = new Float64Array(D);
+  const A = new Float64Array(G * D); // A_x[c] = Σ_{k∈S} Σ_xk[c]
+  for (const p of prunedRank) {
+    // Moments of the current kept set S, then each swap S − j + p in O(D):
+    // Var = Var_S − 2A_j + Σ_jj + 2(A_p − Σ_pj) + Σ_pp,  Cov = Cov_S − R_j + R_p.
+    A.fill(0);
+    for (const x of [...keptList, p]) {
+      for (const k of keptList) {
+        const off = (x * G + k) * D;
+        for (let c = 0; c < D; c++) A[x * D + c] += sigma[off + c];
+      }
+    }
+    varS.fill(0);
+    covS.fill(0);
+    for (const k of keptList) {
+      for (let c = 0; c < D; c++) {
+        varS[c] += A[k * D + c];
+        covS[c] += R[k * D + c];
+      }
+    }
+    let best = fStar;
+    let bestPos = -1;
+    keptList.forEach((j, pos) => {
+      let f = 0;
+      const pj = (p * G + j) * D;
+      for (let c = 0; c < D; c++) {
+        const v = varS[c] - 2 * A[j * D + c] + diag(j, c) + 2 * (A[p * D + c] - sigma[pj + c]) + diag(p, c);
+        const cv = covS[c] - R[j * D + c] + R[p * D + c];
+        f += Math.abs(pearsonFromMoments(cv, v, T[c]));
+      }
+      if (f > best) {
+        best = f;
+        bestPos = pos;
+      }
+    });
+    if (bestPos >= 0) {
+      keptList[bestPos] = p;
+      swaps++;
+      // Re-evaluate from scratch so incremental rounding cannot drift across swaps.
+      fStar = setScore(sigma, R, T, G, D, keptList);
+    }
+  }
+
+  const keptSet = new Set(keptList);
+  const kept = [...keptList].sort((a, b) => a - b);
+  const pruned: number[] = [];
+  for (let g = 0; g < G; g++) if (!keptSet.has(g)) pruned.push(g);
+  return { kept, pruned, scores, rank, fBefore, fAfter: fStar, swaps };
+}
+
+/**
+ * Head-group choice from the statistics of Z (the o_proj input), all on the CPU in float64.
+ * @param wo W_o [D × n] row-major, n = G·colsPerGroup.
+ * @param stats moments of Z [M × n]: only m2 and count are used (Pearson is centred; the mean is
+ *   validated for shape only). C = m2/count.
+ * @param G number of groups (KV heads; = H for plain MHA).
+ * @param colsPerGroup q·d columns per group (group g owns [g·q·d, (g+1)·q·d)).
+ * @param nPrune groups to remove, in [0, G−1] (see `unitsToPrune`).
+ * Cost is dominated by `groupCrossCov` (≈ D·n²/2); pass GPU products through
+ * `groupCrossCovFromProducts` + `selectHeadGroupsFromCrossCov` for large layers.
+ */
+export function selectHeadGroups(
+  wo: Vec,
+  D: number,
+  stats: CovMoments,
+  G: number,
+  colsPerGroup: number,
+  nPrune: number,
+): HeadSelection {
+  const n = checkShapes(wo, D, G, colsPerGroup);
+  assertLength('stats.mean', stats.mean, n);
+  assertLength('stats.m2', stats.m2, n * n);
+  assertPositiveCount(stats.count);
+  const sigma = groupCrossCov(wo, D, G, colsPerGroup, stats.m2, 1 / stats.count);
+  return selectHeadGroupsFromCrossCov(sigma, G, D, nPrune);
+}

@@ -1,0 +1,172 @@
+// Recovery by per-output-channel linear regression (ALGORITHM.md section 6).
+//
+// For an output layer W [D × n] (o_proj or down_proj, row-major) with input h (statistics: mean μ,
+// centred Gram m2, C = m2/M), kept input columns K and optional existing bias β:
+//   x_c = W[c,K]·h[K]                (the pruned module's output before the new bias)
+//   y_c = W[c,:]·h + β_c             (the unpruned module's output)
+// The OLS fit y_c ≈ a_c·x_c + b_c gives a_c = Cov(x_c, y_c)/Var(x_c) (β shifts y only, so it does
+// not enter a_c) and b_c = mean(y_c) − a_c·mean(x_c) = W[c,:]·μ + β_c − a_c·W[c,K]·μ[K].
+// The pruned layer computes (a_c·W[c,K])·h[K] + b_c: the old bias is folded into b_c, not re-added.
+import {
+  type Vec,
+  assertDim,
+  assertIndexSet,
+  assertLength,
+  assertPositiveCount,
+} from './stats-math.js';
+
+/**
+ * Optional covariance products (e.g. computed on the GPU), both [D × kept.length] row-major and
+ * made with the SAME positive multiple s·C of the covariance (s = 1 with C = m2/M, or s = M with m2):
+ */
+export interface RegressionProducts {
+  /** (W · C)[:, kept]: entry [c, i] = Σ_j W[c,j]·C[j, kept[i]] (all n input columns). */
+  full: Vec;
+  /** (W[:,kept] · C[kept,kept]): entry [c, i] = Σ_{j∈K} W[c,j]·C[j, kept[i]]. */
+  kept: Vec;
+}
+
+export interface RegressionArgs {
+  /** Output weight W [D × n], row-major. */
+  w: Vec;
+  D: number;
+  n: number;
+  /** [n] mean of the layer input h. */
+  mean: Vec;
+  /** [n×n] centred Gram matrix of h (not divided by count). Not read when `products` is given. */
+  m2?: Vec | null;
+  /** Rows M behind the statistics (> 0). a_c does not depend on it (a ratio of covariances). */
+  count: number;
+  /** Kept input columns (distinct); the new weight's columns follow this order. */
+  kept: number[];
+  /** [D] existing bias of the output layer, if any. */
+  bias?: Vec | null;
+  /** Precomputed products that replace the O(D·n·|K|) CPU work (see RegressionProducts). */
+  products?: RegressionProducts | null;
+}
+
+export interface RegressionResult {
+  /** [D] slopes a_c. */
+  a: Float64Array;
+  /** [D] intercepts b_c (old bias included). */
+  b: Float64Array;
+  /** [D × kept.length] = a_c · W[c, kept[i]]. */
+  newWeight: Float32Array;
+  /** [D] = b as float32. */
+  newBias: Float32Array;
+  summary: {
+    meanA: number;
+    minA: number;
+    maxA: number;
+    /** Output channels with zero/non-finite Var(x_c) (or a non-finite fit): a_c = 1 there. */
+    degenerate: number;
+  };
+}
+
+/**
+ * Per-channel regression from covariance statistics. A zero, negative (fp32 rounding) or
+ * non-finite Var(x_c), or a non-finite slope, gives a_c = 1 and b_c = mean(y_c) − mean(x_c) — never NaN.
+ * CPU cost without `products`: ≈ 2·D·|K|·n multiply-adds in float64 (≈1.7 s for D = n = 1024,
+ * |K| = 768; a 7B down_proj would take many minutes — supply GPU `products` there).
+ */
+export function regressionFromCov(args: RegressionArgs): RegressionResult {
+  const { w, D, n, mean, count, kept } = args;
+  assertDim('D', D);
+  assertDim('n', n);
+  assertLength('w', w, D * n);
+  assertLength('mean', mean, n);
+  assertPositiveCount(count);
+  if (kept.length === 0) throw new Error('regressionFromCov: kept is empty');
+  assertIndexSet('kept', kept, n);
+  const bias = args.bias ?? null;
+  if (bias) assertLength('bias', bias, D);
+  const nk = kept.length;
+  const products = args.products ?? null;
+  const m2 = args.m2 ?? null;
+  if (products) {
+    assertLength('products.full', products.full, D * nk);
+    assertLength('products.kept', products.kept, D * nk);
+  } else {
+    if (!m2) throw new Error('regressionFromCov: either m2 or products is required');
+    assertLength('m2', m2, n * n);
+  }
+
+  // CPU route: with w the full row and w̃ the same row with pruned columns zeroed,
+  // Var(x) ∝ w̃ᵀ C w̃ and Cov(x, y) ∝ w̃ᵀ C w; both come from one contiguous pass over the kept rows
+  // of C (the 1/count scale cancels in the ratio).
+  const isKept = new Uint8Array(n);
+  for (const j of kept) isKept[j] = 1;
+  const wFull = new Float64Array(n);
+  const wMasked = new Float64Array(n);
+
+  const a = new Float64Array(D);
+  const b = new Float64Array(D);
+  let degenerate = 0;
+  const wk = new Float64Array(nk);
+  for (let c = 0; c < D; c++) {
+    const row = c * n;
+    let meanX = 0;
+    for (let i = 0; i < nk; i++) {
+      wk[i] = w[row + kept[i]];
+      meanX += wk[i] * mean[kept[i]];
+    }
+    let meanY = bias ? bias[c] : 0;
+    for (let j = 0; j < n; j++) meanY += w[row + j] * mean[j];
+
+    let varX = 0;
+    let covXY = 0;
+    if (products) {
+      const prow = c * nk;
+      for (let i = 0; i < nk; i++) {
+        varX += wk[i] * products.kept[prow + i];
+        covXY += wk[i] * products.full[prow + i];
+      }
+    } else {
+      const C = m2 as Vec;
+      for (let j = 0; j < n; j++) {
+        wFull[j] = w[row + j];
+        wMasked[j] = isKept[j] ? wFull[j] : 0;
+      }
+      for (let i = 0; i < nk; i++) {
+        const crow = kept[i] * n;
+        let sk = 0;
+        let sa = 0;
+        for (let j = 0; j < n; j++) {
+          const cij = C[crow + j];
+          sk += cij * wMasked[j];
+          sa += cij * wFull[j];
+        }
+        varX += wk[i] * sk;
+        covXY += wk[i] * sa;
+      }
+    }
+
+    let ac = covXY / varX;
+    if (!(varX > 0) || !Number.isFinite(varX) || !Number.isFinite(ac)) {
+      ac = 1;
+      degenerate++;
+    }
+    a[c] = ac;
+    b[c] = meanY - ac * meanX;
+  }
+
+  const newWeight = new Float32Array(D * nk);
+  for (let c = 0; c < D; c++) {
+    for (let i = 0; i < nk; i++) newWeight[c * nk + i] = a[c] * w[c * n + kept[i]];
+  }
+  let sumA = 0;
+  let minA = Infinity;
+  let maxA = -Infinity;
+  for (let c = 0; c < D; c++) {
+    sumA += a[c];
+    minA = Math.min(minA, a[c]);
+    maxA = Math.max(maxA, a[c]);
+  }
+  return {
+    a,
+    b,
+    newWeight,
+    newBias: Float32Array.from(b),
+    summary: { meanA: sumA / D, minA, maxA, degenerate },
+  };
+}

@@ -1,0 +1,263 @@
+// Cholesky, Cholesky solves and eigh: GPU (fp32) against the CPU twin (float64 inside), plus
+// residual checks that do not depend on either backend being right. Sizes are deliberately
+// awkward (not multiples of the 32-wide blocks or of any workgroup size).
+import { describe, expect, it } from 'vitest';
+import type { Backend, Tensor } from '../src/kernels/backend.js';
+import { randn, useBackends } from './helpers.js';
+
+const { gpu, cpu } = useBackends();
+const SIZES = [1, 2, 3, 7, 64, 172];
+
+/** A = XᵀX + εI with X [k×n], k = 2n + 4 (well conditioned, cond ≈ 35), entries ~ 1e5. */
+function spd(n: number, seed: number): Float32Array {
+  const k = 2 * n + 4;
+  const x = randn(k * n, seed, 30);
+  const a = new Float64Array(n * n);
+  for (let r = 0; r < k; r++) {
+    for (let i = 0; i < n; i++) {
+      const xi = x[r * n + i];
+      for (let j = 0; j < n; j++) a[i * n + j] += xi * x[r * n + j];
+    }
+  }
+  let meanDiag = 0;
+  for (let i = 0; i < n; i++) meanDiag += a[i * n + i] / n;
+  for (let i = 0; i < n; i++) a[i * n + i] += 1e-3 * meanDiag;
+  return Float32Array.from(a);
+}
+
+/** Q·diag(λ)·Qᵀ with Q random orthogonal (Gram–Schmidt in float64), |λ| from 1 to 1e4, mixed signs. */
+function symmetricWithSpread(n: number, seed: number): Float32Array {
+  const g = randn(n * n, seed);
+  const q = new Float64Array(n * n); // columns orthonormal
+  for (let c = 0; c < n; c++) {
+    const v = new Float64Array(n);
+    for (let i = 0; i < n; i++) v[i] = g[i * n + c];
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < c; p++) {
+        let dot = 0;
+        for (let i = 0; i < n; i++) dot += q[i * n + p] * v[i];
+        for (let i = 0; i < n; i++) v[i] -= dot * q[i * n + p];
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += v[i] * v[i];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < n; i++) q[i * n + c] = v[i] / norm;
+  }
+  const lam = Array.from({ length: n }, (_, i) => (i % 3 === 1 ? -1 : 1) * 10 ** ((4 * i) / Math.max(1, n - 1)));
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let p = 0; p < n; p++) s += q[i * n + p] * lam[p] * q[j * n + p];
+      a[i * n + j] = s;
+      a[j * n + i] = s;
+    }
+  }
+  return Float32Array.from(a);
+}
+
+function frob(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
+}
+
+/** C = A·B in float64; A [r×k], B [k×c]. */
+function matmul(a: ArrayLike<number>, b: ArrayLike<number>, r: number, k: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) {
+    for (let t = 0; t < k; t++) {
+      const ait = a[i * k + t];
+      for (let j = 0; j < c; j++) out[i * c + j] += ait * b[t * c + j];
+    }
+  }
+  return out;
+}
+
+function transpose(a: ArrayLike<number>, r: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j];
+  return out;
+}
+
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, scale: number): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s) / scale;
+}
+
+async function run<T extends Tensor>(be: Backend<T>, data: Float32Array, shape: number[], f: (t: T) => T | Promise<T>) {
+  const t = be.upload(data, shape);
+  const out = await f(t);
+  const res = await be.read(out);
+  be.free(t);
+  be.free(out);
+  return res;
+}
+
+describe('cholesky', () => {
+  for (const n of SIZES) {
+    it(`n = ${n}: A = L·Lᵀ, L lower, GPU ≈ CPU`, async () => {
+      const a = spd(n, 100 + n);
+      const lg = await run(gpu(), a, [n, n], (t) => gpu().cholesky(t, `spd ${n}`));
+      const lc = await run(cpu, a, [n, n], (t) => cpu.cholesky(t, `spd ${n}`));
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(lg[i * n + j]).toBe(0);
+      // Backward error of fp32 Cholesky is ~ n·u·‖A‖ in the worst case, ~ √n·u typically
+      // (u = 6e-8): 5e-6 leaves margin at n = 172. The CPU twin only pays the final f32 rounding.
+      const lgT = transpose(lg, n, n);
+      expect(relDiff(matmul(lg, lgT, n, n, n), a, frob(a))).toBeLessThan(5e-6);
+      expect(relDiff(matmul(lc, transpose(lc, n, n), n, n, n), a, frob(a))).toBeLessThan(1e-6);
+      // Forward error ≲ cond(A)·backward error ≈ 35 × 5e-6 (relative to ‖L‖).
+      expect(relDiff(lg, lc, frob(lc))).toBeLessThan(2e-4);
+    });
+  }
+
+  it('rejects a matrix that is not positive definite, naming it, on both backends', async () => {
+    const a = new Float32Array([1, 0, 0, 0, -1, 0, 0, 0, 1]);
+    for (const be of [gpu(), cpu] as Backend[]) {
+      const t = be.upload(a, [3, 3]);
+      await expect(be.cholesky(t, 'layer 3 down_proj covariance')).rejects.toThrow(
+        /cholesky failed for 'layer 3 down_proj covariance': matrix is not positive definite \(pivot 1 = -1\)/,
+      );
+      be.free(t);
+    }
+  });
+
+  it('rejects a pivot that becomes non-positive after elimination (second block)', async () => {
+    // Rank-deficient: A = XᵀX with X [40×50] is singular; the first bad pivot lies past the
+    // first 32-column block, so the failure flag must survive the panel and trailing updates.
+    const n = 50;
+    const x = randn(40 * n, 7);
+    const a = Float32Array.from(matmul(transpose(x, 40, n), x, n, 40, n));
+    for (const be of [gpu(), cpu] as Backend[]) {
+      const t = be.upload(a, [n, n]);
+      await expect(be.cholesky(t, 'singular')).rejects.toThrow(/'singular': matrix is not positive definite \(pivot \d+ =/);
+      be.free(t);
+    }
+  });
+
+  it('rejects non-finite entries (lower or upper triangle) on both backends', async () => {
+    const n = 7;
+    for (const [i, j, v] of [
+      [5, 2, NaN],
+      [1, 4, Infinity],
+    ] as const) {
+      const a = spd(n, 3);
+      a[i * n + j] = v;
+      for (const be of [gpu(), cpu] as Backend[]) {
+        const t = be.upload(a, [n, n]);
+        await expect(be.cholesky(t, 'nan matrix')).rejects.toThrow(
+          new RegExp(`cholesky failed for 'nan matrix': matrix has a non-finite value at \\[${i}, ${j}\\]`),
+        );
+        be.free(t);
+      }
+    }
+  });
+});
+
+describe('choleskySolve', () => {
+  for (const [n, m] of [
+    [1, 1],
+    [2, 3],
+    [3, 1],
+    [7, 5],
+    [64, 17],
+    [172, 40],
+  ] as const) {
+    it(`n = ${n}, m = ${m}: A·X = B, GPU ≈ CPU`, async () => {
+      const a = spd(n, 200 + n);
+      const b = randn(n * m, 300 + n, 100);
+      const results: Float32Array[] = [];
+      for (const be of [gpu(), cpu] as Backend[]) {
+        const at = be.upload(a, [n, n]);
+        const l = await be.cholesky(at, 'solve');
+        const bt = be.upload(b, [n, m]);
+        const x = be.choleskySolve(l, bt);
+        results.push(await be.read(x));
+        for (const t of [at, l, bt, x]) be.free(t);
+      }
+      const [xg, xc] = results;
+      // Residual relative to ‖A‖‖X‖ (backward error): fp32 factor + solves ≈ a few n·u.
+      for (const x of results) {
+        expect(relDiff(matmul(a, x, n, n, m), b, frob(a) * frob(x))).toBeLessThan(5e-6);
+      }
+      // Forward error ≲ cond(A)·backward error.
+      expect(relDiff(xg, xc, frob(xc))).toBeLessThan(5e-4);
+    });
+  }
+
+  it('accepts a vector right-hand side [n]', async () => {
+    const n = 37;
+    const a = spd(n, 11);
+    const b = randn(n, 12);
+    const be = gpu();
+    const at = be.upload(a, [n, n]);
+    const l = await be.cholesky(at, 'vector');
+    const x = be.choleskySolve(l, be.upload(b, [n]));
+    expect(x.shape).toEqual([n]);
+    const xs = await be.read(x);
+    expect(relDiff(matmul(a, xs, n, n, 1), b, frob(a) * frob(xs))).toBeLessThan(5e-6);
+  });
+});
+
+describe('eigh', () => {
+  /** Residual ‖A·V − V·Λ‖/‖A‖ and orthogonality max|VᵀV − I| in float64. */
+  function check(a: Float32Array, values: Float32Array, vectors: Float32Array, n: number) {
+    const av = matmul(a, vectors, n, n, n);
+    let r = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) r += (av[i * n + j] - vectors[i * n + j] * values[j]) ** 2;
+    const vtv = matmul(transpose(vectors, n, n), vectors, n, n, n);
+    let orth = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) orth = Math.max(orth, Math.abs(vtv[i * n + j] - (i === j ? 1 : 0)));
+    for (let i = 1; i < n; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]);
+    return { residual: Math.sqrt(r) / frob(a), orth };
+  }
+
+  const cases: [string, number, (n: number) => Float32Array][] = [
+    ...SIZES.map((n) => ['covariance', n, (k: number) => spd(k, 400 + k)] as [string, number, (n: number) => Float32Array]),
+    ['spread 1e4, mixed signs', 7, (k) => symmetricWithSpread(k, 5)],
+    ['spread 1e4, mixed signs', 172, (k) => symmetricWithSpread(k, 6)],
+  ];
+  for (const [what, n, make] of cases) {
+    it(`${what}, n = ${n}: A·V = V·Λ, VᵀV = I, GPU ≈ CPU`, async () => {
+      const a = make(n);
+      const out: { values: Float32Array; vectors: Float32Array }[] = [];
+      for (const be of [gpu(), cpu] as Backend[]) {
+        const t = be.upload(a, [n, n]);
+        const { values, vectors } = be.eigh(t);
+        expect(values.shape).toEqual([n]);
+        expect(vectors.shape).toEqual([n, n]);
+        out.push({ values: await be.read(values), vectors: await be.read(vectors) });
+        for (const x of [t, values, vectors]) be.free(x);
+      }
+      const [g, c] = out;
+      // fp32 Jacobi: each entry sees ~2·sweeps·n rotations, errors ~ u·‖A‖ each, adding up
+      // like a random walk: ~1e-5 at n = 172; the brief's target is 1e-4.
+      const gc = check(a, g.values, g.vectors, n);
+      expect(gc.residual).toBeLessThan(1e-4);
+      expect(gc.orth).toBeLessThan(1e-4);
+      // The float64 twin only pays the f32 rounding of its outputs.
+      const cc = check(a, c.values, c.vectors, n);
+      expect(cc.residual).toBeLessThan(1e-6);
+      expect(cc.orth).toBeLessThan(1e-6);
+      // Eigenvalues: absolute error ≲ residual·‖A‖ (Weyl), so compare relative to max|λ|.
+      const scale = Math.max(...Array.from(c.values, Math.abs));
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(g.values[i] - c.values[i]) / scale);
+      expect(worst).toBeLessThan(1e-5);
+    });
+  }
+
+  it('handles a diagonal matrix with repeated eigenvalues and a zero row', async () => {
+    const n = 5;
+    const a = new Float32Array(n * n);
+    [3, 0, 3, -2, 3].forEach((v, i) => (a[i * n + i] = v));
+    const be = gpu();
+    const { values, vectors } = be.eigh(be.upload(a, [n, n]));
+    expect(Array.from(await be.read(values))).toEqual([-2, 0, 3, 3, 3]);
+    const c = check(a, await be.read(values), await be.read(vectors), n);
+    expect(c.residual).toBe(0);
+    expect(c.orth).toBe(0);
+  });
+});
