@@ -9,7 +9,7 @@
 // applied no rotation (every |a_pq| ≤ TOL·sqrt(|a_pp·a_qq|), the Demmel–Veselić test) sets
 // `converged` and every later dispatch returns at once — no readback is needed.
 // flags (u32): [0] a rotation happened this sweep, [1] converged, [2] sweeps run,
-//              [4 + k] rank of eigenvalue k in ascending order (sort step).
+//              [4 + k] rank of eigenvalue k in ascending order, [4 + n + k] 1/‖V[:, k]‖.
 // Every entry point uses the same five storage bindings (phony `_ =` uses where idle) so that
 // the auto layout matches one call shape.
 
@@ -85,7 +85,11 @@ fn rotation(pq: vec2u) -> vec4f {
   } else {
     t = select(-1.0, 1.0, theta >= 0.0) / (at + sqrt(theta * theta + 1.0));
   }
-  let c = inverseSqrt(t * t + 1.0);
+  // inverseSqrt is only ~2 ulp accurate and its bias would compound over thousands of
+  // rotations (column norms of V drifting by ~1e-4): one Newton step makes it ~exact.
+  let x = t * t + 1.0;
+  let y = inverseSqrt(x);
+  let c = y * (1.5 - 0.5 * x * y * y);
   return vec4f(c, t * c, t, 1.0);
 }
 
@@ -182,11 +186,13 @@ fn sortKey(x: f32) -> u32 {
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
 
-// Eigenvalue k (diagonal of A0) goes to W[rank k]; the rank is kept in flags[4 + k].
+// Eigenvalue k (diagonal of A0) goes to W[rank k]; the rank is kept in flags[4 + k] and the
+// reciprocal norm of column k of V in flags[4 + n + k]. (Rounding makes each fp32 rotation
+// slightly non-orthogonal; over thousands of rotations the column norms random-walk by ~1e-5
+// while the columns stay orthogonal to ~1e-6, so renormalising is all V needs.)
 @compute @workgroup_size(256)
 fn rank(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   _ = &A1;
-  _ = &V;
   let k = flatIndex(gid, nwg);
   let n = p.n;
   let m = p.m;
@@ -200,9 +206,15 @@ fn rank(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   W[r] = dk;
   atomicStore(&flags[4u + k], r);
+  var ss = 0.0;
+  for (var i = 0u; i < n; i++) {
+    let x = V[i * m + k];
+    ss += x * x;
+  }
+  atomicStore(&flags[4u + n + k], bitcast<u32>(1.0 / sqrt(ss)));
 }
 
-// Column k of V (first n rows) goes to column rank(k) of W (n×n).
+// Column k of V (first n rows), normalised, goes to column rank(k) of W (n×n).
 @compute @workgroup_size(256)
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   _ = &A0;
@@ -212,5 +224,6 @@ fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (idx >= n * n) { return; }
   let i = idx / n;
   let k = idx % n;
-  W[i * n + atomicLoad(&flags[4u + k])] = V[i * p.m + k];
+  let scale = bitcast<f32>(atomicLoad(&flags[4u + n + k]));
+  W[i * n + atomicLoad(&flags[4u + k])] = V[i * p.m + k] * scale;
 }

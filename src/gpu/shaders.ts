@@ -1,24 +1,13 @@
 // WGSL sources live in <package root>/shaders/NAME.wgsl and are loaded by name, once.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function findShaderDir(): string {
-  // Works from src/gpu (tests, tsx) and from dist/src/gpu (the built package).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'shaders');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('slimllm: cannot find the shaders/ folder of the package');
-}
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
 
 const sources = new Map<string, string>();
 let shaderDir: string | null = null;
 
 export function shaderPath(name: string): string {
-  shaderDir ??= findShaderDir();
+  shaderDir ??= join(packageRoot(), 'shaders');
   return join(shaderDir, `${name}.wgsl`);
 }
 

@@ -45,11 +45,15 @@ export class Llama2cTokenizer implements Tokenizer {
     const scores: number[] = [];
     let at = 4;
     while (at < buf.length) {
-      if (at + 8 > buf.length) throw new Error(`${origin}: truncated in the header of token ${pieces.length}`);
+      if (at + 8 > buf.length) {
+        throw new Error(`${origin}: token ${pieces.length}: score and length run past the end of the ${buf.length}-byte file (truncated?)`);
+      }
       const score = buf.readFloatLE(at);
       const len = buf.readInt32LE(at + 4);
       at += 8;
-      if (len < 0 || at + len > buf.length) throw new Error(`${origin}: token ${pieces.length} has length ${len}, past the end of the file`);
+      if (len < 0 || at + len > buf.length) {
+        throw new Error(`${origin}: token ${pieces.length}: length ${len} runs past the end of the ${buf.length}-byte file (truncated?)`);
+      }
       pieces.push(buf.toString('latin1', at, at + len));
       scores.push(score);
       at += len;

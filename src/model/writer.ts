@@ -158,7 +158,7 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
       shape,
       data: () => {
         const a = get();
-        assertFinite(a, `tensor '${name}'`);
+        assertFinite(a, `${src.origin}: tensor '${name}' to save`);
         return a;
       },
     });

@@ -115,7 +115,7 @@ export function eigh(ctx: GpuContext, a: GpuTensor): { values: GpuTensor; vector
   const a0 = ctx.tensor([m, m]);
   const a1 = ctx.tensor([m, m]);
   const v = ctx.tensor([m, m]);
-  const flags = ctx.tensor([4 + n]);
+  const flags = ctx.tensor([4 + 2 * n]);
   const pipe = (entry: string) => ctx.pipeline('eigh', entry);
   const u = (r: number) => ({ u32: [m, n, r, 0] });
   const full = flatGrid(ctx, m * m);

@@ -1,0 +1,110 @@
+// The high-level API: load, evaluate and prune models, each call owning its backend unless the
+// caller passes one (so a pipeline can share one GPU device across calls).
+import { createBackend, type Backend, type DeviceKind } from './kernels/index.js';
+import { sequencesPerplexity, storiesSequences, windowSequences, type PerplexityResult } from './eval/perplexity.js';
+import { openModel } from './model/load.js';
+import { findTokenizerFile, loadTokenizer, type Tokenizer } from './model/tokenizer.js';
+import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
+import { calibrationFromText } from './prune/calibration.js';
+import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
+import { pruneSlimLLM, type PruneProgress, type PruneReport } from './prune/orchestrator.js';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+export type ModelInput = string | ModelSource | ModelWeights;
+
+function asSource(m: ModelInput): { src: ModelSource; owned: boolean } {
+  if (typeof m === 'string') return { src: openModel(m), owned: true };
+  if ('layer' in m && typeof m.layer === 'function') return { src: m, owned: false };
+  return { src: inMemorySource(m as ModelWeights), owned: false };
+}
+
+/** The tokenizer for a model path: explicit path, or one found beside/inside the model. */
+export function tokenizerFor(modelPath: string | null, tokenizerPath?: string): Tokenizer {
+  if (tokenizerPath) return loadTokenizer(tokenizerPath);
+  if (modelPath) {
+    const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+    const dir = st?.isDirectory() ? modelPath : path.dirname(modelPath);
+    const found = findTokenizerFile(dir);
+    if (found) return loadTokenizer(found);
+  }
+  throw new Error(`no tokenizer found for ${modelPath ?? 'the model'}: pass one (--tokenizer PATH)`);
+}
+
+export function checkVocab(tok: Tokenizer, src: ModelSource): void {
+  if (tok.vocabSize > src.config.vocabSize) {
+    throw new Error(`tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${src.config.vocabSize}: they do not match`);
+  }
+}
+
+async function withBackend<R>(device: DeviceKind | Backend | undefined, f: (b: Backend) => Promise<R>): Promise<R> {
+  if (device && typeof device === 'object') return f(device);
+  const b = await createBackend(device ?? 'gpu');
+  try {
+    return await f(b);
+  } finally {
+    b.dispose();
+  }
+}
+
+export interface EvaluateOptions {
+  text: string;
+  tokenizer: Tokenizer;
+  protocol?: 'stories' | 'windows';
+  /** Stories protocol: document range 'a:b' (default '1:201'). */
+  stories?: string;
+  /** Windows protocol: tokens per window (default 128). */
+  seqLen?: number;
+  device?: DeviceKind | Backend;
+  onProgress?: (done: number, total: number, what: string) => void;
+}
+
+export async function evaluatePerplexity(model: ModelInput, o: EvaluateOptions): Promise<PerplexityResult & { protocol: string; device: string }> {
+  const { src, owned } = asSource(model);
+  try {
+    checkVocab(o.tokenizer, src);
+    const protocol = o.protocol ?? 'stories';
+    const seqs =
+      protocol === 'stories'
+        ? storiesSequences(o.tokenizer, o.text, o.stories ?? '1:201', src.config.maxSeqLen)
+        : windowSequences(o.tokenizer, o.text, o.seqLen ?? 128);
+    return await withBackend(o.device, async (b) => ({
+      ...(await sequencesPerplexity(b, src, seqs, { onProgress: o.onProgress })),
+      protocol,
+      device: b.deviceName,
+    }));
+  } finally {
+    if (owned) src.close();
+  }
+}
+
+export interface PruneCallOptions extends PruneOptionsInput {
+  /** Needed when calibration is given as text. */
+  tokenizer?: Tokenizer;
+  device?: DeviceKind | Backend;
+  onProgress?: (p: PruneProgress) => void;
+}
+
+/** Prunes a model with SlimLLM; returns the pruned weights (in memory) and the report. */
+export async function prune(model: ModelInput, options: PruneCallOptions): Promise<{ model: ModelWeights; report: PruneReport }> {
+  const { tokenizer, device, onProgress, ...rest } = options;
+  const o = parsePruneOptions(rest);
+  const { src, owned } = asSource(model);
+  try {
+    let calib: number[][];
+    if ('tokens' in o.calibration) {
+      calib = o.calibration.tokens;
+    } else {
+      if (!tokenizer) throw new Error('calibration from text needs a tokenizer');
+      checkVocab(tokenizer, src);
+      const cal = o.calibration;
+      if (cal.seqLen > src.config.maxSeqLen) {
+        throw new Error(`calibration length ${cal.seqLen} exceeds the model's maximum sequence length ${src.config.maxSeqLen}`);
+      }
+      calib = calibrationFromText(tokenizer, cal.text, cal.samples, cal.seqLen, cal.seed);
+    }
+    return await withBackend(device, (b) => pruneSlimLLM(b, src, calib, o, onProgress));
+  } finally {
+    if (owned) src.close();
+  }
+}

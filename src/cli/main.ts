@@ -1,0 +1,308 @@
+// `slimllm` command line: info | eval | generate | convert | prune | demo.
+import { Command, InvalidArgumentError } from 'commander';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { evaluatePerplexity, prune, tokenizerFor } from '../api.js';
+import { createBackend, type DeviceKind } from '../kernels/index.js';
+import { decoderLinearParams } from '../model/config.js';
+import { convertLlama2cToHf } from '../model/convert.js';
+import { openModel } from '../model/load.js';
+import { sequenceLogits } from '../model/runner.js';
+import { saveModel } from '../model/writer.js';
+import { bundled } from '../paths.js';
+import type { PruneReport } from '../prune/orchestrator.js';
+import { progress } from './progress.js';
+
+function num(kind: 'int' | 'float') {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`'${v}' is not ${kind === 'int' ? 'an integer' : 'a number'}`);
+    return n;
+  };
+}
+
+function device(v: string): DeviceKind {
+  if (v !== 'gpu' && v !== 'cpu') throw new InvalidArgumentError(`device must be gpu or cpu, not '${v}'`);
+  return v;
+}
+
+function printJson(o: unknown): void {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+}
+
+function readText(file: string): string {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** Writes a file via a temp name + rename, so an interrupted run never leaves half a file. */
+function writeFileAtomic(file: string, data: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+function layerSummary(r: PruneReport): string {
+  return r.layers
+    .map((l) => {
+      const heads = l.keptHeadGroups ? `${l.keptHeadGroups.length} groups` : 'whole';
+      const ch = l.keptChannels ? `${l.keptChannels.length} channels` : '';
+      return `  layer ${l.index}: score ${r.layerScores[l.index].toFixed(4)} ratio ${l.ratio.toFixed(4)} → ${heads}${ch ? `, ${ch}` : ''}${l.bounded ? ' (bounded)' : ''}`;
+    })
+    .join('\n');
+}
+
+interface PruneCliOptions {
+  model: string;
+  tokenizer?: string;
+  out: string;
+  ratio?: number;
+  layerRatio?: number;
+  prunedLayers?: number;
+  alpha: number;
+  calibText?: string;
+  calibSamples: number;
+  calibLen: number;
+  seed: number;
+  calibTokens?: string;
+  headUnit: 'group';
+  keepLowest: number;
+  device: DeviceKind;
+  json?: boolean;
+  overwrite?: boolean;
+}
+
+async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
+  if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0 && !o.overwrite) {
+    throw new Error(`${o.out} exists and is not empty: choose another --out (or pass --overwrite)`);
+  }
+  if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
+  let tokenizerFile: string | undefined;
+  const tok = (() => {
+    try {
+      return tokenizerFor(o.model, o.tokenizer);
+    } catch (e) {
+      if (o.calibText) throw e;
+      return undefined;
+    }
+  })();
+  if (o.tokenizer) tokenizerFile = o.tokenizer;
+  else if (tok) {
+    const st = fs.statSync(o.model);
+    const dir = st.isDirectory() ? o.model : path.dirname(o.model);
+    const cands = fs.readdirSync(dir).filter((f) => f === 'tokenizer.json' || /^tok.*\.bin$/.test(f) || f === 'tokenizer.bin');
+    tokenizerFile = cands.length ? path.join(dir, cands.includes('tokenizer.json') ? 'tokenizer.json' : cands[0]) : undefined;
+  }
+  let calibration;
+  if (o.calibTokens) {
+    const tokens = JSON.parse(readText(o.calibTokens)) as number[][];
+    calibration = { tokens };
+  } else {
+    if (!o.calibText) throw new Error('give calibration: --calib-text FILE or --calib-tokens FILE.json');
+    calibration = { text: readText(o.calibText), samples: o.calibSamples, seqLen: o.calibLen, seed: o.seed };
+  }
+  const bar = progress('prune');
+  const src = openModel(o.model);
+  try {
+    const { model, report } = await prune(src, {
+      targetRatio: o.layerRatio === undefined ? o.ratio : undefined,
+      layerRatio: o.layerRatio,
+      prunedLayers: o.prunedLayers,
+      alpha: o.alpha,
+      calibration,
+      headUnit: o.headUnit,
+      keepLowest: o.keepLowest,
+      tokenizer: tok,
+      device: o.device,
+      onProgress: (p) => bar.update(p.layer + 1, p.layers, `layer ${p.layer}: ${p.phase}`),
+    });
+    bar.stop();
+    const t0 = performance.now();
+    saveModel(model, o.out, { tokenizerFile, overwrite: o.overwrite });
+    const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
+    writeFileAtomic(path.join(o.out, 'report.json'), `${JSON.stringify(full, null, 1)}\n`);
+    return full;
+  } finally {
+    src.close();
+  }
+}
+
+async function runEval(modelPath: string, o: { tokenizer?: string; text: string; protocol: 'stories' | 'windows'; stories: string; seqLen: number; device: DeviceKind }, label = 'eval') {
+  const tok = tokenizerFor(modelPath, o.tokenizer);
+  const bar = progress(label);
+  const r = await evaluatePerplexity(modelPath, {
+    text: readText(o.text),
+    tokenizer: tok,
+    protocol: o.protocol,
+    stories: o.stories,
+    seqLen: o.seqLen,
+    device: o.device,
+    onProgress: (d, t, w) => bar.update(d, t, w),
+  });
+  bar.stop();
+  return r;
+}
+
+export function buildCli(): Command {
+  const cli = new Command('slimllm').description('Structured pruning of Llama-family models (SlimLLM) on the GPU through WebGPU').showHelpAfterError();
+
+  cli
+    .command('info')
+    .description('show a model\'s configuration and parameter counts')
+    .requiredOption('--model <path>', 'llama2.c .bin, Hugging Face folder, or a folder written by slimllm')
+    .option('--json', 'one JSON object on stdout')
+    .action((o) => {
+      const src = openModel(o.model);
+      try {
+        const c = src.config;
+        const info = { ...c, decoderLinearParams: decoderLinearParams(c), origin: src.origin };
+        if (o.json) printJson(info);
+        else {
+          console.log(`${src.origin}: ${c.architecture}, ${c.nLayers} layers, hidden ${c.hiddenSize}, head dim ${c.headDim}, vocab ${c.vocabSize}, max length ${c.maxSeqLen}, RoPE ${c.ropeLayout} θ=${c.ropeTheta}`);
+          c.layers.forEach((l, i) => console.log(`  layer ${i}: ${l.nHeads} heads / ${l.nKvHeads} KV heads, FFN ${l.ffnDim}${l.oBias ? ', o_proj bias' : ''}${l.downBias ? ', down_proj bias' : ''}`));
+          console.log(`decoder linear parameters: ${info.decoderLinearParams}`);
+        }
+      } finally {
+        src.close();
+      }
+    });
+
+  cli
+    .command('eval')
+    .description('perplexity of a model on a text')
+    .requiredOption('--model <path>', 'model path')
+    .option('--tokenizer <path>', 'tokenizer (default: found beside the model)')
+    .requiredOption('--text <file>', 'text file (documents separated by <|endoftext|> for the stories protocol)')
+    .option('--protocol <p>', 'stories | windows', 'stories')
+    .option('--stories <a:b>', 'document range for the stories protocol', '1:201')
+    .option('--seq-len <T>', 'window length for the windows protocol', num('int'), 128)
+    .option('--device <d>', 'gpu | cpu', device, 'gpu')
+    .option('--json', 'one JSON object as the last stdout line')
+    .action(async (o) => {
+      if (o.protocol !== 'stories' && o.protocol !== 'windows') throw new Error(`--protocol must be stories or windows`);
+      const r = await runEval(o.model, o);
+      if (o.json) printJson({ nll: r.nll, ppl: r.ppl, tokens: r.tokens, protocol: r.protocol, device: r.device });
+      else console.log(`mean NLL ${r.nll.toFixed(5)}, perplexity ${r.ppl.toFixed(4)} over ${r.tokens} tokens (${r.protocol}, ${r.device})`);
+    });
+
+  cli
+    .command('generate')
+    .description('greedy generation')
+    .requiredOption('--model <path>', 'model path')
+    .option('--tokenizer <path>', 'tokenizer')
+    .option('--prompt <text>', 'prompt', '')
+    .option('--tokens <n>', 'tokens to generate', num('int'), 32)
+    .option('--device <d>', 'gpu | cpu', device, 'gpu')
+    .action(async (o) => {
+      const tok = tokenizerFor(o.model, o.tokenizer);
+      const src = openModel(o.model);
+      const b = await createBackend(o.device);
+      try {
+        const ids = tok.encode(o.prompt, { bos: true });
+        process.stdout.write(o.prompt);
+        for (let i = 0; i < o.tokens && ids.length < src.config.maxSeqLen; i++) {
+          // Whole-prefix recompute: simple and exact; generation is a check, not a product.
+          const [logits] = await sequenceLogits(b, src, [ids]);
+          const V = src.config.vocabSize;
+          const last = logits.subarray((ids.length - 1) * V, ids.length * V);
+          let best = 0;
+          for (let j = 1; j < V; j++) if (last[j] > last[best]) best = j;
+          if (best === tok.eos) break;
+          process.stdout.write(tok.decodeToken(ids[ids.length - 1], best));
+          ids.push(best);
+        }
+        process.stdout.write('\n');
+      } finally {
+        b.dispose();
+        src.close();
+      }
+    });
+
+  cli
+    .command('convert')
+    .description('convert a llama2.c checkpoint to a Hugging Face folder')
+    .argument('[from]', 'source format (llama2c)', 'llama2c')
+    .argument('[to]', 'target format (hf)', 'hf')
+    .requiredOption('--model <file>', 'llama2.c .bin')
+    .option('--tokenizer <file>', 'llama2.c tokenizer .bin to copy along')
+    .requiredOption('--out <dir>', 'output folder (must not exist or be empty)')
+    .option('--dtype <t>', 'F32 | F16 | BF16', 'F32')
+    .action((from, to, o) => {
+      if (from !== 'llama2c' || to !== 'hf') throw new Error(`only 'convert llama2c hf' is supported`);
+      convertLlama2cToHf(o.model, o.out, o.tokenizer, { dtype: o.dtype });
+      console.log(`wrote ${o.out}`);
+    });
+
+  const pruneCmd = cli
+    .command('prune')
+    .description('prune a model with SlimLLM and save it with report.json')
+    .requiredOption('--model <path>', 'model path')
+    .option('--tokenizer <path>', 'tokenizer')
+    .requiredOption('--out <dir>', 'output folder (never overwritten unless --overwrite)')
+    .option('--ratio <r>', 'fraction of decoder linear parameters to remove (default 0.2)', num('float'))
+    .option('--layer-ratio <p>', 'p: mean ratio of the pruned layers (instead of --ratio)', num('float'))
+    .option('--pruned-layers <K>', 'number of layers pruned (default round(0.8·L))', num('int'))
+    .option('--alpha <a>', 'softmax temperature of the layer ratios', num('float'), 10)
+    .option('--calib-text <file>', 'calibration text')
+    .option('--calib-samples <N>', 'calibration windows', num('int'), 32)
+    .option('--calib-len <T>', 'tokens per window', num('int'), 128)
+    .option('--seed <s>', 'calibration seed', num('int'), 42)
+    .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
+    .option('--head-unit <u>', 'group (whole KV groups)', 'group')
+    .option('--keep-lowest <f>', 'fraction of lowest-scoring channels always kept', num('float'), 0.01)
+    .option('--device <d>', 'gpu | cpu', device, 'gpu')
+    .option('--overwrite', 'replace a non-empty --out')
+    .option('--json', 'the report summary as the last stdout line');
+  pruneCmd.action(async (o: PruneCliOptions) => {
+    const r = await runPrune(o);
+    if (o.json) printJson({ out: o.out, params: r.params, ratios: r.ratios, layerScores: r.layerScores, layers: r.layers.map((l) => ({ index: l.index, ratio: l.ratio, keptHeadGroups: l.keptHeadGroups, keptChannels: l.keptChannels })), timeMs: r.timeMs, device: r.device });
+    else {
+      console.log(layerSummary(r));
+      console.log(`parameters ${r.params.before} → ${r.params.after} (${(100 * r.params.removedFraction).toFixed(1)} % removed); wrote ${o.out}`);
+    }
+  });
+
+  cli
+    .command('demo')
+    .description('prune the bundled stories260K by about 20 % and print perplexity before and after')
+    .option('--device <d>', 'gpu | cpu', device, 'gpu')
+    .option('--ratio <r>', 'fraction of parameters to remove', num('float'), 0.2)
+    .option('--stories <a:b>', 'evaluation stories', '1:201')
+    .option('--out <dir>', 'where to save the pruned model (default: a temp folder)')
+    .option('--json', 'summary as the last stdout line')
+    .action(async (o) => {
+      const out = o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-demo-'));
+      const text = bundled.stories();
+      const evalOpts = { text, protocol: 'stories' as const, stories: o.stories, seqLen: 128, device: o.device, tokenizer: bundled.tokenizer() };
+      console.log(`slimllm demo: stories260K (bundled), TinyStories validation stories ${o.stories}, device ${o.device}`);
+      const before = await runEval(bundled.model(), evalOpts, 'eval dense');
+      console.log(`dense:  perplexity ${before.ppl.toFixed(4)} (mean NLL ${before.nll.toFixed(5)}, ${before.tokens} tokens)`);
+      // Calibration: stories 500–999 (disjoint from the evaluation stories).
+      const calibText = fs.readFileSync(text, 'utf8').split('<|endoftext|>').slice(500).join('<|endoftext|>');
+      const calibFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-calib-')), 'calib.txt');
+      fs.writeFileSync(calibFile, calibText);
+      const r = await runPrune({
+        model: bundled.model(), tokenizer: bundled.tokenizer(), out, ratio: o.ratio, alpha: 10, calibText: calibFile,
+        calibSamples: 32, calibLen: 128, seed: 42, headUnit: 'group', keepLowest: 0.01, device: o.device, overwrite: o.out === undefined,
+      });
+      console.log(layerSummary(r));
+      const after = await runEval(out, evalOpts, 'eval pruned');
+      console.log(`pruned: perplexity ${after.ppl.toFixed(4)} (mean NLL ${after.nll.toFixed(5)}, ${after.tokens} tokens)`);
+      console.log(`removed ${(100 * r.params.removedFraction).toFixed(1)} % of decoder linear parameters (${r.params.before} → ${r.params.after}); pruned model in ${out}`);
+      if (o.json) printJson({ dense: before, pruned: after, params: r.params, out });
+    });
+  return cli;
+}
+
+/** Runs the CLI; returns the exit code. Errors print one clear line, no stack. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`slimllm: ${(e as Error).message}\n`);
+    if (process.env.SLIMLLM_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+// Perplexity: mean next-token NLL over documents (stories protocol) or fixed windows.
+import type { Backend, Tensor } from '../kernels/backend.js';
+import { runDecoder, type RunnerOptions, uploadHead, withLogits } from '../model/runner.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { ModelSource } from '../model/weights.js';
+
+export interface PerplexityResult {
+  nll: number;
+  ppl: number;
+  tokens: number;
+}
+
+/**
+ * Mean NLL of tokens 1..n-1 of every sequence given tokens 0..t-1. The sum is kept in float64 on
+ * the host; per-token NLLs come from the backend.
+ */
+export async function sequencesPerplexity<T extends Tensor>(
+  b: Backend<T>,
+  src: ModelSource,
+  seqs: readonly (readonly number[])[],
+  opts: RunnerOptions = {},
+): Promise<PerplexityResult> {
+  const c = src.config;
+  const head = uploadHead(b, src);
+  let sum = 0;
+  let count = 0;
+  try {
+    await runDecoder(
+      b,
+      src,
+      seqs,
+      async (batch) => {
+        const T = batch.seqLen;
+        // Target of row r is the next token of its sequence; the last row of each has none (0, ignored).
+        const targets = new Float32Array(batch.members.length * T);
+        batch.members.forEach((m, i) => {
+          const s = seqs[m];
+          for (let t = 0; t + 1 < T; t++) targets[i * T + t] = s[t + 1];
+        });
+        await withLogits(b, c, head, batch.hidden, async (logits, r0, n) => {
+          const tg = b.upload(targets.subarray(r0, r0 + n), [n]);
+          const nllT = b.nll(logits, tg);
+          const v = await b.read(nllT);
+          b.free(tg);
+          b.free(nllT);
+          for (let r = 0; r < n; r++) {
+            if ((r0 + r) % T === T - 1) continue;
+            if (!Number.isFinite(v[r])) throw new Error(`non-finite NLL at token ${(r0 + r) % T} of sequence ${batch.members[Math.floor((r0 + r) / T)]}`);
+            sum += v[r];
+            count++;
+          }
+        });
+      },
+      opts,
+    );
+  } finally {
+    b.free(head.norm);
+    b.free(head.classifier);
+  }
+  const nll = count > 0 ? sum / count : NaN;
+  return { nll, ppl: Math.exp(nll), tokens: count };
+}
+
+/** Documents of a corpus file split on `<|endoftext|>`, trimmed, empty ones dropped. */
+export function splitStories(text: string): string[] {
+  return text
+    .split('<|endoftext|>')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Parses a range 'a:b' (half-open, Python style). */
+export function parseRange(spec: string, n: number): [number, number] {
+  const m = /^(\d*):(\d*)$/.exec(spec.trim());
+  if (!m) throw new Error(`range '${spec}' is not of the form a:b`);
+  const a = m[1] === '' ? 0 : Number(m[1]);
+  const bEnd = m[2] === '' ? n : Math.min(n, Number(m[2]));
+  if (a >= bEnd) throw new Error(`range '${spec}' is empty for ${n} documents`);
+  return [a, bEnd];
+}
+
+/** Stories protocol: per document [BOS] + encode(strip(doc)), truncated to maxLen. */
+export function storiesSequences(tok: Tokenizer, text: string, range: string, maxLen: number): number[][] {
+  const docs = splitStories(text);
+  const [a, bEnd] = parseRange(range, docs.length);
+  return docs.slice(a, bEnd).map((d) => tok.encode(d, { bos: true }).slice(0, maxLen));
+}
+
+/** Windows protocol: the whole text as one stream, cut into non-overlapping windows of seqLen tokens. */
+export function windowSequences(tok: Tokenizer, text: string, seqLen: number): number[][] {
+  const ids = tok.encode(text, { bos: true });
+  const out: number[][] = [];
+  for (let i = 0; i + seqLen <= ids.length; i += seqLen) out.push(ids.slice(i, i + seqLen));
+  if (out.length === 0) throw new Error(`the text has ${ids.length} tokens, fewer than one window of ${seqLen}`);
+  return out;
+}

@@ -1,0 +1,14 @@
+// slimllm's public API.
+export { prune, evaluatePerplexity, tokenizerFor, type ModelInput, type EvaluateOptions, type PruneCallOptions } from './api.js';
+export { openModel as loadModel, loadModelWeights } from './model/load.js';
+export { saveModel, type SaveModelOptions } from './model/writer.js';
+export { loadTokenizer, type Tokenizer } from './model/tokenizer.js';
+export { convertLlama2cToHf } from './model/convert.js';
+export { ModelConfigSchema, decoderLinearParams, type ModelConfig, type LayerShape } from './model/config.js';
+export type { ModelSource, ModelWeights, LayerWeights } from './model/weights.js';
+export { sequenceLogits } from './model/runner.js';
+export { PruneOptionsSchema, type PruneOptionsInput } from './prune/options.js';
+export type { PruneReport, LayerReport, PruneProgress } from './prune/orchestrator.js';
+export type { PerplexityResult } from './eval/perplexity.js';
+export { createBackend, CpuBackend, GpuBackend, type Backend, type DeviceKind } from './kernels/index.js';
+export { NoGpuAdapterError } from './gpu/device.js';

@@ -1,0 +1,127 @@
+// The decoder forward pass, written once over the Backend interface (so the GPU path and its CPU
+// twin share every line). Weights are uploaded one layer at a time; the pruner drives the
+// sub-steps (attention heads, MLP hidden) directly.
+import type { Backend, Tensor } from '../kernels/backend.js';
+import type { LayerShape, ModelConfig } from './config.js';
+import type { LayerWeights } from './weights.js';
+
+/** One decoder layer's weights on a backend. */
+export interface DeviceLayer<T extends Tensor = Tensor> {
+  shape: LayerShape;
+  attnNorm: T;
+  wq: T;
+  wk: T;
+  wv: T;
+  wo: T;
+  oBias: T | null;
+  ffnNorm: T;
+  wGate: T;
+  wUp: T;
+  wDown: T;
+  downBias: T | null;
+}
+
+export function uploadLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights): DeviceLayer<T> {
+  const s = c.layers[l];
+  const D = c.hiddenSize;
+  const d = c.headDim;
+  const check = (arr: Float32Array, n: number, what: string) => {
+    if (arr.length !== n) throw new Error(`layer ${l} ${what}: ${arr.length} values, expected ${n}`);
+    return arr;
+  };
+  return {
+    shape: s,
+    attnNorm: b.upload(check(w.attnNorm, D, 'input_layernorm'), [D]),
+    wq: b.upload(check(w.wq, s.nHeads * d * D, 'q_proj'), [s.nHeads * d, D]),
+    wk: b.upload(check(w.wk, s.nKvHeads * d * D, 'k_proj'), [s.nKvHeads * d, D]),
+    wv: b.upload(check(w.wv, s.nKvHeads * d * D, 'v_proj'), [s.nKvHeads * d, D]),
+    wo: b.upload(check(w.wo, D * s.nHeads * d, 'o_proj'), [D, s.nHeads * d]),
+    oBias: w.oBias ? b.upload(check(w.oBias, D, 'o_proj bias'), [D]) : null,
+    ffnNorm: b.upload(check(w.ffnNorm, D, 'post_attention_layernorm'), [D]),
+    wGate: b.upload(check(w.wGate, s.ffnDim * D, 'gate_proj'), [s.ffnDim, D]),
+    wUp: b.upload(check(w.wUp, s.ffnDim * D, 'up_proj'), [s.ffnDim, D]),
+    wDown: b.upload(check(w.wDown, D * s.ffnDim, 'down_proj'), [D, s.ffnDim]),
+    downBias: w.downBias ? b.upload(check(w.downBias, D, 'down_proj bias'), [D]) : null,
+  };
+}
+
+export function freeLayer<T extends Tensor>(b: Backend<T>, dl: DeviceLayer<T>): void {
+  for (const t of [dl.attnNorm, dl.wq, dl.wk, dl.wv, dl.wo, dl.oBias, dl.ffnNorm, dl.wGate, dl.wUp, dl.wDown, dl.downBias]) {
+    if (t) b.free(t);
+  }
+}
+
+/** Per-head attention outputs before o_proj, Z [rows, H·d], for x = RMSNorm_att(h). */
+export function attentionHeads<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, x: T, seqLen: number): T {
+  const { nHeads, nKvHeads } = dl.shape;
+  const headDim = c.headDim;
+  const rope = { seqLen, headDim, theta: c.ropeTheta, layout: c.ropeLayout };
+  const q0 = b.linear(x, dl.wq);
+  const k0 = b.linear(x, dl.wk);
+  const v = b.linear(x, dl.wv);
+  const q = b.rope(q0, { ...rope, nHeads });
+  const k = b.rope(k0, { ...rope, nHeads: nKvHeads });
+  b.free(q0);
+  b.free(k0);
+  const z = b.attention(q, k, v, { seqLen, nHeads, nKvHeads, headDim });
+  b.free(q);
+  b.free(k);
+  b.free(v);
+  return z;
+}
+
+/** SwiGLU hidden activations before down_proj, [rows, F], for x = RMSNorm_ffn(h). */
+export function mlpHidden<T extends Tensor>(b: Backend<T>, dl: DeviceLayer<T>, x: T): T {
+  const g = b.linear(x, dl.wGate);
+  const u = b.linear(x, dl.wUp);
+  const hid = b.swiglu(g, u);
+  b.free(g);
+  b.free(u);
+  return hid;
+}
+
+/** h + o_proj(attention(RMSNorm(h))). */
+export function attentionBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number): T {
+  const x = b.rmsnorm(h, dl.attnNorm, c.rmsNormEps);
+  const z = attentionHeads(b, c, dl, x, seqLen);
+  b.free(x);
+  const o = b.linear(z, dl.wo, dl.oBias);
+  b.free(z);
+  const out = b.add(h, o);
+  b.free(o);
+  return out;
+}
+
+/** h + down_proj(SwiGLU(RMSNorm(h))). */
+export function mlpBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T): T {
+  const x = b.rmsnorm(h, dl.ffnNorm, c.rmsNormEps);
+  const hid = mlpHidden(b, dl, x);
+  b.free(x);
+  const y = b.linear(hid, dl.wDown, dl.downBias);
+  b.free(hid);
+  const out = b.add(h, y);
+  b.free(y);
+  return out;
+}
+
+/** One full decoder layer over a batch of equal-length sequences (rows = batch·seqLen). */
+export function decoderLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number): T {
+  const h1 = attentionBlock(b, c, dl, h, seqLen);
+  const h2 = mlpBlock(b, c, dl, h1);
+  b.free(h1);
+  return h2;
+}
+
+/** Embedding rows for token ids, gathered on the host (the table never goes to the device). */
+export function embedTokens(c: ModelConfig, table: Float32Array, ids: ArrayLike<number>): Float32Array {
+  const D = c.hiddenSize;
+  const out = new Float32Array(ids.length * D);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) {
+      throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${c.vocabSize})`);
+    }
+    out.set(table.subarray(id * D, (id + 1) * D), i * D);
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// Options of prune(), validated with zod so a user gets one clear message per mistake.
+import { z } from 'zod';
+
+export const CalibrationSchema = z.union([
+  z.object({
+    /** Explicit token ids: N sequences (each should start with BOS). */
+    tokens: z.array(z.array(z.number().int().nonnegative()).min(2, 'a calibration sequence needs at least 2 tokens')).min(1, 'calibration is empty'),
+  }),
+  z.object({
+    /** Text to draw windows from (documents separated by <|endoftext|>). */
+    text: z.string().min(1, 'calibration text is empty'),
+    samples: z.number().int().positive().default(32),
+    seqLen: z.number().int().min(2).default(128),
+    seed: z.number().int().default(42),
+  }),
+]);
+export type CalibrationInput = z.input<typeof CalibrationSchema>;
+
+export const PruneOptionsSchema = z
+  .object({
+    /** Fraction of decoder linear parameters to remove; p is solved for it. Exclusive with layerRatio. */
+    targetRatio: z.number().min(0, 'targetRatio must be in [0, 1)').lt(1, 'targetRatio must be in [0, 1)').optional(),
+    /** p: the mean pruning ratio of the selected layers. */
+    layerRatio: z.number().min(0, 'layerRatio (p) must be in [0, 1)').lt(1, 'layerRatio (p) must be in [0, 1)').optional(),
+    /** K: how many layers (the most input/output-similar) are pruned; default round(0.8·L). */
+    prunedLayers: z.number().int().positive('prunedLayers (K) must be at least 1').optional(),
+    alpha: z.number().finite().nonnegative().default(10),
+    calibration: CalibrationSchema,
+    /** 'group': prune whole KV groups (a GQA model stays GQA). */
+    headUnit: z.enum(['group']).default('group'),
+    /** Lowest-scoring FFN channels always kept (the original code's quirk); 0 disables. */
+    keepLowest: z.number().min(0).lt(1).default(0.01),
+    /** Rows of calibration hidden states per GPU batch (bounds memory); default from the model. */
+    batchRows: z.number().int().positive().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.targetRatio !== undefined && o.layerRatio !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give either targetRatio or layerRatio, not both' });
+    }
+    if (o.targetRatio === undefined && o.layerRatio === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give targetRatio (fraction of parameters to remove) or layerRatio (p)' });
+    }
+  });
+export type PruneOptionsInput = z.input<typeof PruneOptionsSchema>;
+export type PruneOptions = z.output<typeof PruneOptionsSchema>;
+
+/** Parses options; throws one Error listing every problem. */
+export function parsePruneOptions(o: unknown): PruneOptions {
+  const r = PruneOptionsSchema.safeParse(o);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+    throw new Error(`invalid prune options: ${msgs.join('; ')}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,90 @@
+// SlimLLM end to end on stories260K: the shared fixture's decisions and perplexity (GPU and CPU),
+// ratio 0 is the identity, bounds are reported, options are validated.
+import * as fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { prune } from '../src/api.js';
+import { sequencesPerplexity, storiesSequences } from '../src/eval/perplexity.js';
+import { loadModelWeights } from '../src/model/load.js';
+import { sequenceLogits } from '../src/model/runner.js';
+import { Llama2cTokenizer } from '../src/model/tokenizer.js';
+import { inMemorySource } from '../src/model/weights.js';
+import { bundled } from '../src/paths.js';
+import { useBackends } from './helpers.js';
+
+const { gpu, cpu } = useBackends();
+const tok = Llama2cTokenizer.fromFile(bundled.tokenizer());
+const weights = loadModelWeights(bundled.model());
+const calib = JSON.parse(fs.readFileSync(new URL('./fixtures/stories260K-calib-32x128.json', import.meta.url), 'utf8')) as number[][];
+const expected = JSON.parse(fs.readFileSync(new URL('./fixtures/stories260K-slimllm-p0.25-K4-a10.expected.json', import.meta.url), 'utf8'));
+const text = fs.readFileSync(bundled.stories(), 'utf8');
+const evalSeqs = storiesSequences(tok, text, '1:201', weights.config.maxSeqLen);
+
+describe('SlimLLM on stories260K matches the float64 reference', () => {
+  for (const which of ['gpu', 'cpu'] as const) {
+    it(`${which}: same layer scores, ratios, kept groups and channels, PPL within 0.5 %`, async () => {
+      const b = which === 'gpu' ? gpu() : cpu;
+      const { model, report } = await prune(weights, { layerRatio: 0.25, prunedLayers: 4, alpha: 10, calibration: { tokens: calib }, device: b });
+      report.layerScores.forEach((s, i) => expect(Math.abs(s - expected.layerScores[i])).toBeLessThan(1e-4));
+      report.ratios.forEach((r, i) => expect(Math.abs(r - expected.ratios[i])).toBeLessThan(1e-4));
+      for (const want of expected.layers) {
+        const got = report.layers[want.index];
+        if (want.keptHeadGroups === null) {
+          expect(got.ratio).toBe(0);
+          expect(model.config.layers[want.index]).toEqual(weights.config.layers[want.index]);
+        } else {
+          expect({ layer: want.index, heads: got.keptHeadGroups }).toEqual({ layer: want.index, heads: want.keptHeadGroups });
+          expect({ layer: want.index, channels: got.keptChannels }).toEqual({ layer: want.index, channels: want.keptChannels });
+        }
+      }
+      expect(report.params).toMatchObject(expected.params_decoder_linear);
+      const r = await sequencesPerplexity(b, inMemorySource(model), evalSeqs);
+      expect(r.tokens).toBe(expected.pruned.tokens);
+      expect(Math.abs(r.ppl / expected.pruned.ppl - 1)).toBeLessThan(0.005);
+    });
+  }
+});
+
+describe('bounds and identities', () => {
+  it('ratio 0 returns a model with identical logits', async () => {
+    const { model, report } = await prune(weights, { layerRatio: 0, calibration: { tokens: calib.slice(0, 4) }, device: gpu() });
+    expect(report.params.after).toBe(report.params.before);
+    const probe = [tok.encode('Once upon a time, there was a little dog.')];
+    const [a] = await sequenceLogits(cpu, inMemorySource(weights), probe);
+    const [b] = await sequenceLogits(cpu, inMemorySource(model), probe);
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  it('a ratio that would remove every head group and channel keeps one of each and says so', async () => {
+    const { model, report } = await prune(weights, { layerRatio: 0.99, prunedLayers: 1, alpha: 0, calibration: { tokens: calib.slice(0, 4) }, device: gpu() });
+    const l = report.layers.find((x) => x.ratio > 0)!;
+    expect(l.bounded).toBe(true);
+    expect(l.keptHeadGroups).toHaveLength(1);
+    expect(l.keptChannels!.length).toBeGreaterThanOrEqual(1);
+    expect(model.config.layers[l.index].nKvHeads).toBe(1);
+    const r = await sequencesPerplexity(gpu(), inMemorySource(model), evalSeqs.slice(0, 3));
+    expect(Number.isFinite(r.nll)).toBe(true);
+  });
+
+  it('targetRatio reaches the requested parameter fraction within one head group', async () => {
+    const { report } = await prune(weights, { targetRatio: 0.2, calibration: { tokens: calib.slice(0, 4) }, device: gpu() });
+    const c = weights.config;
+    const group = 2 * (c.layers[0].nHeads / c.layers[0].nKvHeads) * c.headDim * c.hiddenSize + 2 * c.headDim * c.hiddenSize;
+    expect(Math.abs(report.params.removedFraction - 0.2)).toBeLessThan(group / report.params.before);
+  });
+});
+
+describe('option validation', () => {
+  const base = { calibration: { tokens: calib.slice(0, 2) }, device: cpu };
+  it.each([
+    [{ layerRatio: 1 }, /layerRatio \(p\) must be in \[0, 1\)/],
+    [{ layerRatio: -0.1 }, /layerRatio \(p\) must be in \[0, 1\)/],
+    [{ targetRatio: 0.2, layerRatio: 0.2 }, /either targetRatio or layerRatio/],
+    [{}, /give targetRatio/],
+    [{ layerRatio: 0.2, prunedLayers: 6 }, /prunedLayers \(K\) = 6 exceeds the model's 5 layers/],
+    [{ layerRatio: 0.2, calibration: { tokens: [] } }, /calibration is empty/],
+    [{ layerRatio: 0.2, calibration: { tokens: [[1, 600]] } }, /token 600 is outside the model's vocabulary \(512\)/],
+    [{ layerRatio: 0.2, calibration: { tokens: [Array(513).fill(1)] } }, /calibration length 513 exceeds the model's maximum sequence length 512/],
+  ])('%j is rejected', async (o, msg) => {
+    await expect(prune(weights, { ...base, ...o } as never)).rejects.toThrow(msg);
+  });
+});
