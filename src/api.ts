@@ -7,7 +7,8 @@ import { findTokenizerFile, loadTokenizer, type Tokenizer } from './model/tokeni
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
 import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
-import { pruneSlimLLM, type PruneProgress, type PruneReport } from './prune/orchestrator.js';
+import { pruneModel, type PruneProgress, type PruneReport } from './prune/orchestrator.js';
+import { regressionRecovery, slimllmMethod } from './prune/slimllm.js';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
@@ -103,7 +104,16 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
       }
       calib = calibrationFromText(tokenizer, cal.text, cal.samples, cal.seqLen, cal.seed);
     }
-    return await withBackend(device, (b) => pruneSlimLLM(b, src, calib, o, onProgress));
+    const L = src.config.nLayers;
+    const K = o.prunedLayers ?? Math.max(1, Math.round(0.8 * L));
+    if (K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
+    const run = {
+      method: slimllmMethod({ keepLowest: o.keepLowest }),
+      recovery: regressionRecovery,
+      ratios: { kind: 'layer-based' as const, p: o.layerRatio, targetRatio: o.targetRatio, K, alpha: o.alpha },
+      batchRows: o.batchRows,
+    };
+    return await withBackend(device, (b) => pruneModel(b, src, calib, run, onProgress));
   } finally {
     if (owned) src.close();
   }

@@ -1,0 +1,94 @@
+// The O(D·n²) matrix products of the scoring and regression formulas, run on the backend's
+// `linear` kernel (X·Wᵀ) against the covariance statistics that never leave the device. The host
+// then does only O(D·n) work in float64. Covariances are symmetric, so C[:,S] read as rows is C[S,:].
+import type { Backend, Tensor } from '../kernels/backend.js';
+import type { RegressionProducts } from './regression.js';
+
+/** W[:, cols] of a row-major [rows × n] matrix. */
+export function takeColumns(w: Float32Array, rows: number, n: number, cols: readonly number[]): Float32Array {
+  const out = new Float32Array(rows * cols.length);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols.length; j++) out[r * cols.length + j] = w[r * n + cols[j]];
+  return out;
+}
+
+/** Rows `rows` of a row-major [· × n] matrix. */
+export function takeRows(w: Float32Array, n: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * n);
+  rows.forEach((r, i) => out.set(w.subarray(r * n, (r + 1) * n), i * n));
+  return out;
+}
+
+export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
+  return out;
+}
+
+async function product<T extends Tensor>(b: Backend<T>, x: Float32Array, xShape: [number, number], w: T): Promise<Float32Array> {
+  const xt = b.upload(x, xShape);
+  const y = b.linear(xt, w);
+  const out = await b.read(y);
+  b.free(xt);
+  b.free(y);
+  return out;
+}
+
+/**
+ * B_g = W_o[:,S_g] · M2[S_g,:] for every head group g (each [D × n]), for the Σ_gk table.
+ * `m2` is the device-resident centred Gram matrix of the head outputs [n × n].
+ */
+export async function headBlockProducts<T extends Tensor>(
+  b: Backend<T>, wo: Float32Array, D: number, n: number, G: number, colsPerGroup: number, m2: T,
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let g = 0; g < G; g++) {
+    const cols = Array.from({ length: colsPerGroup }, (_, j) => g * colsPerGroup + j);
+    const m2Cols = b.gatherColumns(m2, cols); // [n × cpg] = M2[:,S_g] = M2[S_g,:]ᵀ
+    out.push(await product(b, takeColumns(wo, D, n, cols), [D, colsPerGroup], m2Cols));
+    b.free(m2Cols);
+  }
+  return out;
+}
+
+/** The two [D × |K|] products the regression needs, with M2 (scale M) as the covariance. */
+export async function regressionProducts<T extends Tensor>(
+  b: Backend<T>, w: Float32Array, D: number, n: number, m2: T, kept: readonly number[],
+): Promise<RegressionProducts> {
+  const wt = b.upload(w, [D, n]);
+  const full = b.linear(wt, m2); // W·M2 (M2 symmetric)
+  const fullKept = b.gatherColumns(full, kept);
+  b.free(wt);
+  b.free(full);
+  const isKept = new Uint8Array(n);
+  for (const k of kept) isKept[k] = 1;
+  const masked = new Float32Array(w);
+  for (let r = 0; r < D; r++) for (let j = 0; j < n; j++) if (!isKept[j]) masked[r * n + j] = 0;
+  const mt = b.upload(masked, [D, n]);
+  const part = b.linear(mt, m2); // W[:,K]·M2[K,:]
+  const partKept = b.gatherColumns(part, kept);
+  b.free(mt);
+  b.free(part);
+  const res = { full: await b.read(fullKept), kept: await b.read(partKept) };
+  b.free(fullKept);
+  b.free(partKept);
+  return res;
+}
+
+/** C_Y ∝ W_down·M2_H·W_downᵀ [D × D], left on the device for the eigensolver. */
+export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, m2: T): T {
+  const wd = b.upload(wDown, [D, F]);
+  const t1 = b.linear(wd, m2); // W_down·M2_H  [D × F]
+  const cy = b.linear(t1, wd); // (W_down·M2_H)·W_downᵀ  [D × D]
+  b.free(t1);
+  b.free(wd);
+  return cy;
+}
+
+/** W_downᵀ·V [F × D] from the eigenvectors (columns of V). */
+export async function downProjections<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, vectors: T): Promise<Float32Array> {
+  const vt = transpose(await b.read(vectors), D, D); // rows of vt are eigenvectors
+  const vtT = b.upload(vt, [D, D]);
+  const out = await product(b, transpose(wDown, D, F), [F, D], vtT); // Wdᵀ·(Vᵀ)ᵀ = Wdᵀ·V
+  b.free(vtT);
+  return out;
+}

@@ -1,0 +1,58 @@
+// SlimLLM's unit choice (ALGORITHM.md sections 4 and 5) and its per-channel regression recovery
+// (section 6), fed by device statistics; the big products run on the backend (products.ts).
+import type { Tensor } from '../kernels/backend.js';
+import { channelScores, selectChannels } from './channels.js';
+import { groupCrossCovFromProducts, selectHeadGroupsFromCrossCov } from './heads.js';
+import { outputProjection, type ModuleContext, type PruningMethod, type Recovery, type Selection } from './module.js';
+import { downProjections, headBlockProducts, outputCovariance, regressionProducts } from './products.js';
+import { regressionFromCov } from './regression.js';
+
+export interface SlimLLMOptions {
+  keepLowest: number;
+}
+
+export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
+  return {
+    name: 'slimllm',
+    async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
+      const { b, D, units, colsPerUnit } = ctx;
+      const { w } = outputProjection(ctx);
+      if (ctx.kind === 'attention') {
+        const n = units * colsPerUnit;
+        const blocks = await headBlockProducts(b, w, D, n, units, colsPerUnit, ctx.stats.m2);
+        const sigma = groupCrossCovFromProducts(w, D, units, colsPerUnit, (g) => blocks[g], 1 / ctx.stats.count);
+        const sel = selectHeadGroupsFromCrossCov(sigma, units, D, ctx.nPrune);
+        return { kept: sel.kept, details: { headScores: sel.scores, greedySwaps: sel.swaps, fBefore: sel.fBefore, fAfter: sel.fAfter } };
+      }
+      const F = units;
+      if (!ctx.inputSumsq) throw new Error('slimllm: MLP scoring needs the input column norms');
+      const { values, downProj } = await ctx.timer.time('eigen', async () => {
+        const cy = outputCovariance(b, w, D, F, ctx.stats.m2);
+        const eig = b.eigh(cy);
+        b.free(cy);
+        const res = { values: await b.read(eig.values), downProj: await downProjections(b, w, D, F, eig.vectors) };
+        b.free(eig.values);
+        b.free(eig.vectors);
+        return res;
+      });
+      const scores = channelScores({
+        wGate: ctx.w.wGate, wUp: ctx.w.wUp, wDown: w, D, F,
+        inputSumsq: ctx.inputSumsq, hiddenSumsq: ctx.stats.sumsq,
+        eigValues: values, eigVectors: new Float32Array(D * D), downProj,
+      });
+      const sel = selectChannels(scores, ctx.nPrune, o.keepLowest);
+      return { kept: sel.kept, bounded: sel.bounded };
+    },
+  };
+}
+
+/** The paper's recovery: y_c ≈ a_c·x_c + b_c per output channel, from the statistics. */
+export const regressionRecovery: Recovery = {
+  name: 'regression',
+  async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]) {
+    const { w, bias, n } = outputProjection(ctx);
+    const products = await regressionProducts(ctx.b, w, ctx.D, n, ctx.stats.m2, keptCols);
+    const reg = regressionFromCov({ w, D: ctx.D, n, mean: ctx.stats.mean, count: ctx.stats.count, kept: keptCols, bias, products });
+    return { weight: reg.newWeight, bias: reg.newBias, summary: reg.summary };
+  },
+};
