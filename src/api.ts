@@ -7,8 +7,10 @@ import { findTokenizerFile, loadTokenizer, type Tokenizer } from './model/tokeni
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
 import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
-import { pruneModel, type PruneProgress, type PruneReport } from './prune/orchestrator.js';
-import { regressionRecovery, slimllmMethod } from './prune/slimllm.js';
+import { baselineMethod, flapMethod, flapPlan } from './prune/baselines.js';
+import { checkCalibration, pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
+import { recoveryByName } from './prune/recoveries.js';
+import { slimllmMethod } from './prune/slimllm.js';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
@@ -86,7 +88,7 @@ export interface PruneCallOptions extends PruneOptionsInput {
   onProgress?: (p: PruneProgress) => void;
 }
 
-/** Prunes a model with SlimLLM; returns the pruned weights (in memory) and the report. */
+/** Prunes a model with SlimLLM (or a baseline method); returns the pruned weights (in memory) and the report. */
 export async function prune(model: ModelInput, options: PruneCallOptions): Promise<{ model: ModelWeights; report: PruneReport }> {
   const { tokenizer, device, onProgress, ...rest } = options;
   const o = parsePruneOptions(rest);
@@ -106,14 +108,27 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
     }
     const L = src.config.nLayers;
     const K = o.prunedLayers ?? Math.max(1, Math.round(0.8 * L));
-    if (K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
-    const run = {
-      method: slimllmMethod({ keepLowest: o.keepLowest }),
-      recovery: regressionRecovery,
-      ratios: { kind: 'layer-based' as const, p: o.layerRatio, targetRatio: o.targetRatio, K, alpha: o.alpha },
-      batchRows: o.batchRows,
-    };
-    return await withBackend(device, (b) => pruneModel(b, src, calib, run, onProgress));
+    if (o.method === 'slimllm' && K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
+    const recovery = recoveryByName(o.recovery, { lstsqDamping: o.lstsqDamping });
+    return await withBackend(device, async (b) => {
+      let run: PruneRun;
+      if (o.method === 'slimllm') {
+        // SlimLLM: layer-based ratios (ALGORITHM.md section 2).
+        run = { method: slimllmMethod({ keepLowest: o.keepLowest }), recovery, ratios: { kind: 'layer-based', p: o.layerRatio, targetRatio: o.targetRatio, K, alpha: o.alpha } };
+      } else if (o.method === 'flap') {
+        // FLAP: adaptive widths from one global threshold on the dense model's metrics.
+        checkCalibration(src.config, calib);
+        const widths = await flapPlan(b, src, calib, o.targetRatio ?? o.layerRatio ?? 0, {
+          batchRows: o.batchRows,
+          onProgress: (l, n) => onProgress?.({ layer: l, layers: n, phase: 'FLAP metrics (dense)' }),
+        });
+        run = { method: flapMethod, recovery, ratios: { kind: 'explicit', heads: widths.heads, channels: widths.channels } };
+      } else {
+        // Other baselines: one ratio for every layer, solved for the parameter target.
+        run = { method: baselineMethod(o.method, { seed: o.seed }), recovery, ratios: { kind: 'uniform', p: o.layerRatio, targetRatio: o.targetRatio } };
+      }
+      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows }, onProgress);
+    });
   } finally {
     if (owned) src.close();
   }

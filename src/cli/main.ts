@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { evaluatePerplexity, prune, tokenizerFor } from '../api.js';
+import { checkVocab, evaluatePerplexity, prune, tokenizerFor } from '../api.js';
 import { createBackend, type DeviceKind } from '../kernels/index.js';
 import { decoderLinearParams } from '../model/config.js';
 import { convertLlama2cToHf } from '../model/convert.js';
@@ -11,7 +11,12 @@ import { openModel } from '../model/load.js';
 import { sequenceLogits } from '../model/runner.js';
 import { saveModel } from '../model/writer.js';
 import { bundled } from '../paths.js';
+import { calibrationFromText } from '../prune/calibration.js';
+import { METHOD_NAMES, type MethodName } from '../prune/baselines.js';
+import { compareMarkdown, compareSvg, expandGrid, runCompare } from '../prune/compare.js';
 import type { PruneReport } from '../prune/orchestrator.js';
+import { RECOVERY_NAMES, type RecoveryName } from '../prune/recoveries.js';
+import { storiesSequences } from '../eval/perplexity.js';
 import { progress } from './progress.js';
 
 function num(kind: 'int' | 'float') {
@@ -25,6 +30,22 @@ function num(kind: 'int' | 'float') {
 function device(v: string): DeviceKind {
   if (v !== 'gpu' && v !== 'cpu') throw new InvalidArgumentError(`device must be gpu or cpu, not '${v}'`);
   return v;
+}
+
+function oneOf<N extends string>(what: string, names: readonly N[]) {
+  return (v: string): N => {
+    if (!names.includes(v as N)) throw new InvalidArgumentError(`${what} must be one of ${names.join(', ')}, not '${v}'`);
+    return v as N;
+  };
+}
+
+function list<N>(parse: (v: string) => N) {
+  return (v: string): N[] =>
+    v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0)
+      .map(parse);
 }
 
 function printJson(o: unknown): void {
@@ -68,6 +89,10 @@ interface PruneCliOptions {
   calibTokens?: string;
   headUnit: 'group';
   keepLowest: number;
+  method?: MethodName;
+  recovery?: RecoveryName;
+  lstsqDamping?: number;
+  randomSeed?: number;
   device: DeviceKind;
   json?: boolean;
   overwrite?: boolean;
@@ -113,6 +138,10 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
       calibration,
       headUnit: o.headUnit,
       keepLowest: o.keepLowest,
+      method: o.method,
+      recovery: o.recovery,
+      lstsqDamping: o.lstsqDamping,
+      seed: o.randomSeed,
       tokenizer: tok,
       device: o.device,
       onProgress: (p) => bar.update(p.layer + 1, p.layers, `layer ${p.layer}: ${p.phase}`),
@@ -236,7 +265,7 @@ export function buildCli(): Command {
 
   const pruneCmd = cli
     .command('prune')
-    .description('prune a model with SlimLLM and save it with report.json')
+    .description('prune a model with SlimLLM (or a baseline) and save it with report.json')
     .requiredOption('--model <path>', 'model path')
     .option('--tokenizer <path>', 'tokenizer')
     .requiredOption('--out <dir>', 'output folder (never overwritten unless --overwrite)')
@@ -251,6 +280,10 @@ export function buildCli(): Command {
     .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
     .option('--head-unit <u>', 'group (whole KV groups)', 'group')
     .option('--keep-lowest <f>', 'fraction of lowest-scoring channels always kept', num('float'), 0.01)
+    .option('--method <m>', `${METHOD_NAMES.join(' | ')}`, oneOf('method', METHOD_NAMES), 'slimllm')
+    .option('--recovery <r>', `${RECOVERY_NAMES.join(' | ')} (default: regression for slimllm, bias for flap, none otherwise)`, oneOf('recovery', RECOVERY_NAMES))
+    .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
+    .option('--random-seed <s>', 'seed of the random method', num('int'), 0)
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--overwrite', 'replace a non-empty --out')
     .option('--json', 'the report summary as the last stdout line');
@@ -262,6 +295,68 @@ export function buildCli(): Command {
       console.log(`parameters ${r.params.before} → ${r.params.after} (${(100 * r.params.removedFraction).toFixed(1)} % removed); wrote ${o.out}`);
     }
   });
+
+  cli
+    .command('compare')
+    .description('prune at several ratios with several methods/recoveries; write results.json, results.md and results.svg')
+    .requiredOption('--model <path>', 'model path')
+    .option('--tokenizer <path>', 'tokenizer (default: found beside the model)')
+    .requiredOption('--text <file>', 'evaluation text (documents separated by <|endoftext|>)')
+    .option('--stories <a:b>', 'evaluation stories', '1:201')
+    .option('--ratios <list>', 'target fractions of decoder linear parameters to remove', list(num('float')), [0.1, 0.2, 0.3, 0.4, 0.5])
+    .option('--methods <list>', METHOD_NAMES.join(','), list(oneOf('method', METHOD_NAMES)), [...METHOD_NAMES])
+    .option('--recoveries <list>', `entries: default | ${RECOVERY_NAMES.join(' | ')}, or method:recovery for one method only`, list(String), ['default'])
+    .option('--calib-text <file>', 'calibration text (default: stories 500–999 of --text)')
+    .option('--calib-samples <N>', 'calibration windows', num('int'), 32)
+    .option('--calib-len <T>', 'tokens per window', num('int'), 128)
+    .option('--seed <s>', 'calibration seed', num('int'), 42)
+    .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
+    .option('--random-seed <s>', 'seed of the random method', num('int'), 0)
+    .option('--out <dir>', 'output folder', 'slimllm-compare')
+    .option('--device <d>', 'gpu | cpu', device, 'gpu')
+    .option('--json', 'the results as the last stdout line')
+    .action(async (o) => {
+      const grid = expandGrid(o.methods, o.recoveries);
+      const tok = tokenizerFor(o.model, o.tokenizer);
+      const text = readText(o.text);
+      let calibText: string;
+      if (o.calibText) calibText = readText(o.calibText);
+      else {
+        const docs = text.split('<|endoftext|>');
+        if (docs.length < 501) throw new Error(`${o.text} has ${docs.length} stories; the default calibration uses stories 500–999: pass --calib-text`);
+        calibText = docs.slice(500).join('<|endoftext|>');
+      }
+      const src = openModel(o.model);
+      const b = await createBackend(o.device);
+      try {
+        checkVocab(tok, src);
+        const calib = calibrationFromText(tok, calibText, o.calibSamples, o.calibLen, o.seed);
+        const evalSeqs = storiesSequences(tok, text, o.stories, src.config.maxSeqLen);
+        const bar = progress('compare');
+        const result = await runCompare(b, src, {
+          ratios: o.ratios, grid, calib, evalSeqs,
+          evalLabel: `${path.basename(o.text)} stories ${o.stories}`,
+          modelLabel: path.basename(o.model),
+          lstsqDamping: o.lstsqDamping, seed: o.randomSeed,
+          onProgress: (d, t, w) => bar.update(d, t, w),
+        });
+        bar.stop();
+        result.command = `slimllm ${process.argv.slice(2).join(' ')}`;
+        fs.mkdirSync(o.out, { recursive: true });
+        writeFileAtomic(path.join(o.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+        writeFileAtomic(path.join(o.out, 'results.md'), compareMarkdown(result));
+        writeFileAtomic(path.join(o.out, 'results.svg'), compareSvg(result));
+        for (const r of result.runs) if (r.error) process.stderr.write(`slimllm: ${r.method}/${r.recovery} at ${r.targetRatio} failed: ${r.error}\n`);
+        if (o.json) printJson(result);
+        else {
+          console.log(compareMarkdown(result));
+          console.log(`wrote ${path.join(o.out, 'results.json')}, results.md, results.svg`);
+        }
+      } finally {
+        b.dispose();
+        src.close();
+      }
+    });
 
   cli
     .command('demo')

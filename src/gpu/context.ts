@@ -24,7 +24,12 @@ export class GpuContext {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesInEncoder = 0;
-  private transient: GPUBuffer[] = [];
+  /** Uniform buffers and bind groups by content: a repeated dispatch (eigh sweeps, per-layer
+   *  kernels) re-uses them instead of creating objects each time (~0.15 ms each on lavapipe). */
+  private uniformCache = new Map<string, GPUBuffer>();
+  private bindGroupCache = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private deviceError: string | null = null;
   private disposed = false;
   /** Bytes in live (not pooled) storage buffers, and the high-water mark. */
@@ -150,7 +155,32 @@ export class GpuContext {
 
   // ---- encoding ------------------------------------------------------------------------------
 
-  private uniformBuffer(u: Uniforms): GPUBuffer {
+  private static readonly CACHE_LIMIT = 8192;
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private uniformBuffer(u: Uniforms): { buffer: GPUBuffer; key: string } {
+    const key = `${(u.u32 ?? []).join(',')}|${(u.f32 ?? []).join(',')}`;
+    let buffer = this.uniformCache.get(key);
+    if (!buffer) {
+      if (this.uniformCache.size >= GpuContext.CACHE_LIMIT) {
+        // Destroying after the pending work is submitted is safe: it lives until the GPU is done.
+        this.submit();
+        for (const b of this.uniformCache.values()) b.destroy();
+        this.uniformCache.clear();
+        this.bindGroupCache.clear();
+      }
+      buffer = this.createUniform(u);
+      this.uniformCache.set(key, buffer);
+    }
+    return { buffer, key };
+  }
+
+  private createUniform(u: Uniforms): GPUBuffer {
     const n = (u.u32?.length ?? 0) + (u.f32?.length ?? 0);
     const bytes = Math.max(16, Math.ceil((n * 4) / 16) * 16);
     const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
@@ -161,7 +191,6 @@ export class GpuContext {
     for (const v of u.u32 ?? []) asU[i++] = v >>> 0;
     for (const v of u.f32 ?? []) asF[i++] = v;
     buf.unmap();
-    this.transient.push(buf);
     return buf;
   }
 
@@ -173,11 +202,13 @@ export class GpuContext {
 
   /**
    * Encodes one dispatch. Bindings are the shader's @group(0) storage buffers in binding order
-   * 0..n-1; uniforms (if any) go to binding n.
+   * 0..n-1; uniforms (if any) go to binding n. A binding may be a sub-range of a buffer
+   * ({ buffer, offset, size }): that is how tensors larger than maxStorageBufferBindingSize are
+   * processed, one range per dispatch.
    */
   dispatch(
     pipeline: GPUComputePipeline,
-    buffers: GPUBuffer[],
+    buffers: (GPUBuffer | GPUBufferBinding)[],
     uniforms: Uniforms | null,
     workgroups: [number, number?, number?],
   ): void {
@@ -187,9 +218,29 @@ export class GpuContext {
     if (x > maxWg || y > maxWg || z > maxWg) {
       throw new Error(`slimllm: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
     }
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (uniforms) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer(uniforms) } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const keyParts: (string | number)[] = [pipeline.label];
+    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => {
+      const resource: GPUBufferBinding = 'buffer' in b ? b : { buffer: b };
+      const size = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
+      if (size > maxBinding) {
+        throw new Error(`slimllm: binding ${binding} of '${pipeline.label}' spans ${size} bytes, above maxStorageBufferBindingSize ${maxBinding}; the kernel must split it`);
+      }
+      keyParts.push(this.bufferId(resource.buffer), resource.offset ?? 0, size);
+      return { binding, resource };
+    });
+    if (uniforms) {
+      const u = this.uniformBuffer(uniforms);
+      entries.push({ binding: buffers.length, resource: { buffer: u.buffer } });
+      keyParts.push(u.key);
+    }
+    const key = keyParts.join(':');
+    let bindGroup = this.bindGroupCache.get(key);
+    if (!bindGroup) {
+      bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      if (this.bindGroupCache.size >= GpuContext.CACHE_LIMIT) this.bindGroupCache.clear();
+      this.bindGroupCache.set(key, bindGroup);
+    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -217,11 +268,6 @@ export class GpuContext {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
       this.dispatchesInEncoder = 0;
-    }
-    if (this.transient.length > 0) {
-      // Destroying after submit is allowed: the buffers live until the GPU is done with them.
-      for (const b of this.transient) b.destroy();
-      this.transient = [];
     }
     if (this.deviceError) {
       const msg = this.deviceError;
@@ -270,6 +316,9 @@ export class GpuContext {
     this.disposed = true;
     this.submit();
     for (const list of [...this.freeBuffers.values(), ...this.freeStaging.values()]) for (const b of list) b.destroy();
+    for (const b of this.uniformCache.values()) b.destroy();
+    this.uniformCache.clear();
+    this.bindGroupCache.clear();
     this.freeBuffers.clear();
     this.freeStaging.clear();
     this.device.destroy();

@@ -1,6 +1,11 @@
 // Options of prune(), validated with zod so a user gets one clear message per mistake.
 import { z } from 'zod';
 
+/** The recovery each method uses unless told otherwise. */
+export function defaultRecovery(method: string): 'regression' | 'bias' | 'none' {
+  return method === 'slimllm' ? 'regression' : method === 'flap' ? 'bias' : 'none';
+}
+
 export const CalibrationSchema = z.union([
   z.object({
     /** Explicit token ids: N sequences (each should start with BOS). */
@@ -32,6 +37,14 @@ export const PruneOptionsSchema = z
     keepLowest: z.number().min(0).lt(1).default(0.01),
     /** Rows of calibration hidden states per GPU batch (bounds memory); default from the model. */
     batchRows: z.number().int().positive().optional(),
+    /** Which units go: SlimLLM or a baseline (magnitude, Wanda-sp, FLAP, random). */
+    method: z.enum(['slimllm', 'flap', 'wanda-sp', 'magnitude', 'random']).default('slimllm'),
+    /** How o_proj / down_proj are rebuilt; default: regression (slimllm), bias (flap), none (others). */
+    recovery: z.enum(['none', 'regression', 'bias', 'lstsq']).optional(),
+    /** lstsq recovery: ridge λ relative to the mean diagonal of the kept covariance. */
+    lstsqDamping: z.number().finite().nonnegative('lstsqDamping must be >= 0').default(0.01),
+    /** Seed of the random method. */
+    seed: z.number().int().default(0),
   })
   .superRefine((o, ctx) => {
     if (o.targetRatio !== undefined && o.layerRatio !== undefined) {
@@ -40,7 +53,8 @@ export const PruneOptionsSchema = z
     if (o.targetRatio === undefined && o.layerRatio === undefined) {
       ctx.addIssue({ code: 'custom', message: 'give targetRatio (fraction of parameters to remove) or layerRatio (p)' });
     }
-  });
+  })
+  .transform((o) => ({ ...o, recovery: o.recovery ?? defaultRecovery(o.method) }));
 export type PruneOptionsInput = z.input<typeof PruneOptionsSchema>;
 export type PruneOptions = z.output<typeof PruneOptionsSchema>;
 

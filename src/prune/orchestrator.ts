@@ -5,7 +5,7 @@
 // read one layer at a time; statistics are streamed on the backend batch by batch, so memory does
 // not grow with the number of calibration tokens.
 import type { Backend, Tensor } from '../kernels/backend.js';
-import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
+import { decoderLinearParams, layerLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
 import { attentionBlock, attentionHeads, decoderLayer, embedTokens, freeLayer, mlpBlock, mlpHidden, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { defaultBatchRows, planBatches } from '../model/runner.js';
 import type { LayerWeights, ModelSource, ModelWeights } from '../model/weights.js';
@@ -56,7 +56,11 @@ export interface PruneReport {
 }
 
 /** How much each layer loses: SlimLLM's layer-based ratio, or one ratio for every layer. */
-export type RatioPolicy = { kind: 'layer-based'; p?: number; targetRatio?: number; K: number; alpha: number } | { kind: 'uniform'; p?: number; targetRatio?: number };
+export type RatioPolicy =
+  | { kind: 'layer-based'; p?: number; targetRatio?: number; K: number; alpha: number }
+  | { kind: 'uniform'; p?: number; targetRatio?: number }
+  /** Head groups / FFN channels to remove per layer, decided beforehand (FLAP's global threshold). */
+  | { kind: 'explicit'; heads: number[]; channels: number[] };
 
 export interface PruneRun {
   method: PruningMethod;
@@ -97,6 +101,21 @@ export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target
 
 function resolveRatios(c: ModelConfig, scores: number[], pol: RatioPolicy): { p: number; K: number; alpha: number; ratios: number[] } {
   const L = c.nLayers;
+  if (pol.kind === 'explicit') {
+    // Reported ratio of a layer: the fraction of its linear parameters removed; p: of the decoder.
+    if (pol.heads.length !== L || pol.channels.length !== L) throw new Error(`explicit widths need ${L} layers, got ${pol.heads.length} / ${pol.channels.length}`);
+    let removed = 0;
+    const ratios = c.layers.map((s, l) => {
+      const [h, f] = [pol.heads[l], pol.channels[l]];
+      if (!(Number.isInteger(h) && h >= 0 && h < s.nKvHeads)) throw new Error(`layer ${l}: cannot remove ${h} of ${s.nKvHeads} head groups`);
+      if (!(Number.isInteger(f) && f >= 0 && f < s.ffnDim)) throw new Error(`layer ${l}: cannot remove ${f} of ${s.ffnDim} channels`);
+      const q = s.nHeads / s.nKvHeads;
+      const r = h * (2 * q * c.headDim * c.hiddenSize + 2 * c.headDim * c.hiddenSize) + f * 3 * c.hiddenSize;
+      removed += r;
+      return r / layerLinearParams(c, l);
+    });
+    return { p: removed / decoderLinearParams(c), K: ratios.filter((r) => r > 0).length, alpha: 0, ratios };
+  }
   const ratiosOf =
     pol.kind === 'layer-based'
       ? (p: number) => layerRatios(scores, p, pol.K, pol.alpha).ratios
@@ -249,8 +268,9 @@ export async function pruneModel<T extends Tensor>(
     const G = s.nKvHeads;
     const q = s.nHeads / s.nKvHeads;
     const F = s.ffnDim;
-    const headsCut = unitsToPrune(r, G);
-    const chanCut = unitsToPrune(r, F);
+    const explicit = run.ratios.kind === 'explicit' ? run.ratios : null;
+    const headsCut = explicit ? { n: explicit.heads[l], bounded: false } : unitsToPrune(r, G);
+    const chanCut = explicit ? { n: explicit.channels[l], bounded: false } : unitsToPrune(r, F);
     const rep: LayerReport = { index: l, ratio: r, keptHeadGroups: null, keptChannels: null, bounded: headsCut.bounded || chanCut.bounded };
     const dl: DeviceLayer<T> = uploadLayer(b, c, l, w);
     if (headsCut.n === 0 && chanCut.n === 0) {

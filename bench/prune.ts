@@ -1,0 +1,284 @@
+// End-to-end pruning benchmark: SlimLLM on a synthetic checkpoint with real Llama shapes, GPU vs
+// CPU in one invocation.
+//
+//   npm run build && npm run bench:prune -- --shape tinyllama --layers 1 --samples 32 --seq-len 128 --device both
+//
+// The parent generates the model (f16 safetensors in a temp folder, removed at the end) and the
+// seeded calibration ids, then runs every measurement in a fresh child process, one at a time:
+// GPU first, CPU only after the GPU child has disposed its device and exited (nothing of the GPU
+// run can still be executing or holding memory while the CPU is timed). Each child runs
+// pruneModel, then saves the pruned model (F16) to a temp folder ('write' phase).
+//
+// Memory: peakRssMB is the child's kernel high-water mark (Linux VmHWM, reset at the start of
+// the run; on lavapipe it includes the "GPU" buffers, which live in host memory) over pruning
+// and writing; pruneModel's own sampled figure is reported beside it. peakGpuMB is the high-water
+// mark of live pooled storage buffers (GpuContext.peakBytes).
+//
+// Progress goes to stderr; the last stdout line is the JSON result.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBackend, type DeviceKind } from '../src/kernels/index.js';
+import { openHf } from '../src/model/hf.js';
+import { saveModel } from '../src/model/writer.js';
+import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
+import { regressionRecovery, slimllmMethod } from '../src/prune/slimllm.js';
+import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, round1, RssPeak, rssMB } from './common.js';
+import { SHAPES, syntheticCalibration, writeSyntheticCheckpoint, type ShapeName } from './synth.js';
+
+export const PHASES = ['forward', 'statistics', 'scoring', 'eigen', 'regression', 'write', 'other'] as const;
+export type BenchPhase = (typeof PHASES)[number];
+
+export interface ChildJob {
+  model: string;
+  calib: string;
+  device: DeviceKind;
+  p: number;
+  alpha: number;
+  batchRows?: number;
+  /** Where the pruned model is saved (removed afterwards). */
+  writeDir: string;
+}
+
+/** One measured run on one device. */
+export interface DeviceResult {
+  device: string;
+  /** Pruning + writing, ms. */
+  ms: number;
+  /** Pruning alone (pruneModel's total), ms. */
+  pruneMs: number;
+  phases: Record<BenchPhase, number>;
+  /** Peak RSS over pruning and writing (kernel high-water mark; sampled where unavailable). */
+  peakRssMB: number;
+  /** Peak RSS over pruning alone. */
+  peakRssPruneMB: number;
+  /** pruneModel's own RSS samples (taken between layers and modules). */
+  reportPeakRssMB: number;
+  /** High-water mark of live GPU storage buffers (null on the CPU). */
+  peakGpuMB: number | null;
+  /** GPU bytes still live after pruneModel returned (a leak if > 0). */
+  gpuLiveAfterMB: number | null;
+  /** RSS and live GPU MB at each progress step: shows what grows with the layer count. */
+  trace: { layer: number; phase: string; s: number; rssMB: number; gpuLiveMB: number | null }[];
+  removedFraction: number;
+  layerScores: number[];
+  ratios: number[];
+}
+
+/** Runs one pruning measurement in this process (what the child does). */
+export async function runOnce(job: ChildJob): Promise<DeviceResult> {
+  const calib = JSON.parse(fs.readFileSync(job.calib, 'utf8')) as number[][];
+  const mem = new RssPeak(50);
+  const src = openHf(job.model);
+  const b = await createBackend(job.device);
+  const ctx = 'ctx' in b ? (b as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
+  const tag = `[${job.device}]`;
+  const t0 = performance.now();
+  const trace: DeviceResult['trace'] = [];
+  const onProgress = (pr: PruneProgress) => {
+    const r = mem.sample();
+    const g = ctx ? ctx.liveBytes / 2 ** 20 : null;
+    const s = (performance.now() - t0) / 1000;
+    trace.push({ layer: pr.layer, phase: pr.phase, s: round1(s), rssMB: round1(r), gpuLiveMB: g === null ? null : round1(g) });
+    log(`${tag} ${s.toFixed(1)} s  layer ${pr.layer + 1}/${pr.layers} ${pr.phase}  rss ${r.toFixed(0)} MB${g === null ? '' : `  gpu live ${g.toFixed(0)} MB`}`);
+  };
+  let report: PruneReport;
+  let writeMs: number;
+  let prunePeak: { hwm: number | null; sampled: number };
+  let gpuLiveAfterMB: number | null = null;
+  try {
+    const L = src.config.nLayers;
+    const run = {
+      method: slimllmMethod({ keepLowest: 0.01 }),
+      recovery: regressionRecovery,
+      ratios: { kind: 'layer-based' as const, p: job.p, K: L, alpha: job.alpha },
+      batchRows: job.batchRows,
+    };
+    const out = await pruneModel(b, src, calib, run, onProgress);
+    report = out.report;
+    prunePeak = mem.peak();
+    if (ctx) gpuLiveAfterMB = ctx.liveBytes / 2 ** 20;
+    b.dispose();
+    log(`${tag} pruned in ${(report.timeMs.total / 1000).toFixed(1)} s; writing`);
+    const tw = performance.now();
+    saveModel(out.model, job.writeDir, { dtype: 'F16' });
+    writeMs = performance.now() - tw;
+    fs.rmSync(job.writeDir, { recursive: true, force: true });
+  } finally {
+    b.dispose();
+    src.close();
+  }
+  const all = mem.peak();
+  mem.stop();
+  const t = report.timeMs;
+  const named = t.forward + t.statistics + t.scoring + t.eigen + t.regression;
+  const phases: Record<BenchPhase, number> = {
+    forward: round1(t.forward),
+    statistics: round1(t.statistics),
+    scoring: round1(t.scoring),
+    eigen: round1(t.eigen),
+    regression: round1(t.regression),
+    write: round1(writeMs),
+    other: round1(t.total - named),
+  };
+  return {
+    device: report.device,
+    ms: round1(t.total + writeMs),
+    pruneMs: round1(t.total),
+    phases,
+    peakRssMB: round1(all.hwm ?? all.sampled),
+    peakRssPruneMB: round1(prunePeak.hwm ?? prunePeak.sampled),
+    reportPeakRssMB: round1(report.peak.rssMB),
+    peakGpuMB: report.peak.gpuMB === null ? null : round1(report.peak.gpuMB),
+    gpuLiveAfterMB: gpuLiveAfterMB === null ? null : round1(gpuLiveAfterMB),
+    trace,
+    removedFraction: report.params.removedFraction,
+    layerScores: report.layerScores,
+    ratios: report.ratios,
+  };
+}
+
+/** Runs `runOnce` in a fresh node process; its stderr passes through, its last stdout line is the result. */
+function runChild(job: ChildJob): Promise<DeviceResult> {
+  const script = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`${job.device} run failed (exit ${code ?? signal})`));
+      try {
+        resolve(JSON.parse(last) as DeviceResult);
+      } catch {
+        reject(new Error(`${job.device} run printed no result`));
+      }
+    });
+  });
+}
+
+interface Summary {
+  ms: number;
+  pruneMs: number;
+  peakRssMB: number;
+  peakRssPruneMB: number;
+  reportPeakRssMB: number;
+  peakGpuMB?: number | null;
+  gpuLiveAfterMB?: number | null;
+  phases: Record<BenchPhase, number>;
+  device: string;
+  reps: number[];
+  removedFraction: number;
+  trace: DeviceResult['trace'];
+}
+
+/** Median times over repetitions; memory is the maximum over them. */
+function summarise(rs: DeviceResult[], gpu: boolean): Summary {
+  const phases = Object.fromEntries(PHASES.map((p) => [p, round1(median(rs.map((r) => r.phases[p])))])) as Record<BenchPhase, number>;
+  const s: Summary = {
+    ms: round1(median(rs.map((r) => r.ms))),
+    pruneMs: round1(median(rs.map((r) => r.pruneMs))),
+    peakRssMB: Math.max(...rs.map((r) => r.peakRssMB)),
+    peakRssPruneMB: Math.max(...rs.map((r) => r.peakRssPruneMB)),
+    reportPeakRssMB: Math.max(...rs.map((r) => r.reportPeakRssMB)),
+    phases,
+    device: rs[0].device,
+    reps: rs.map((r) => r.ms),
+    removedFraction: Number(rs[0].removedFraction.toFixed(4)),
+    trace: rs[rs.length - 1].trace,
+  };
+  if (gpu) {
+    s.peakGpuMB = Math.max(...rs.map((r) => r.peakGpuMB ?? 0));
+    s.gpuLiveAfterMB = Math.max(...rs.map((r) => r.gpuLiveAfterMB ?? 0));
+  }
+  return s;
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === '--child') {
+    const res = await runOnce(JSON.parse(argv[1]) as ChildJob);
+    process.stdout.write(`${JSON.stringify(res)}\n`);
+    return;
+  }
+  const f = parseFlags(argv, {
+    shape: 'string', layers: 'string', samples: 'string', 'seq-len': 'string', device: 'string', reps: 'string',
+    seed: 'string', p: 'string', alpha: 'string', 'batch-rows': 'string', model: 'string', trace: 'boolean',
+  });
+  const shape = choiceFlag<ShapeName>(f.shape, 'shape', SHAPES, 'tinyllama');
+  const layers = intFlag(f.layers, 'layers', 1);
+  const samples = intFlag(f.samples, 'samples', 32);
+  const seqLen = intFlag(f['seq-len'], 'seq-len', 128, 2);
+  const which = choiceFlag(f.device, 'device', ['gpu', 'cpu', 'both'] as const, 'both');
+  const reps = intFlag(f.reps, 'reps', 1);
+  const seed = intFlag(f.seed, 'seed', 0, 0);
+  const p = numFlag(f.p, 'p', 0.25);
+  const alpha = numFlag(f.alpha, 'alpha', 10);
+  const batchRows = f['batch-rows'] === undefined ? undefined : intFlag(f['batch-rows'], 'batch-rows', 1);
+  const devices: DeviceKind[] = which === 'both' ? ['gpu', 'cpu'] : [which];
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-bench-'));
+  const cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    let modelDir: string;
+    let vocab: number;
+    let nLayers: number;
+    if (typeof f.model === 'string') {
+      // An existing checkpoint (e.g. one written by synth.js), used as is.
+      const src = openHf(f.model);
+      vocab = src.config.vocabSize;
+      nLayers = src.config.nLayers;
+      src.close();
+      modelDir = f.model;
+    } else {
+      const t0 = performance.now();
+      const r = writeSyntheticCheckpoint(path.join(tmp, 'model'), { shape, layers, seed });
+      log(`synthetic ${shape} × ${layers} layers: ${(r.bytes / 2 ** 20).toFixed(0)} MiB f16 in ${((performance.now() - t0) / 1000).toFixed(1)} s (parent rss ${rssMB().toFixed(0)} MB)`);
+      modelDir = r.dir;
+      vocab = r.config.vocabSize;
+      nLayers = r.config.nLayers;
+    }
+    const calibFile = path.join(tmp, 'calib.json');
+    fs.writeFileSync(calibFile, JSON.stringify(syntheticCalibration(vocab, samples, seqLen, seed)));
+
+    const results: Partial<Record<DeviceKind, DeviceResult[]>> = {};
+    for (let k = 0; k < reps; k++) {
+      for (const device of devices) {
+        log(`--- ${device}, rep ${k + 1}/${reps}: ${samples} × ${seqLen} tokens, p = ${p}, K = ${nLayers}`);
+        const res = await runChild({ model: modelDir, calib: calibFile, device, p, alpha, batchRows, writeDir: path.join(tmp, `out-${device}-${k}`) });
+        log(`--- ${device}: ${(res.ms / 1000).toFixed(1)} s, peak rss ${res.peakRssMB.toFixed(0)} MB${res.peakGpuMB === null ? '' : `, peak gpu ${res.peakGpuMB.toFixed(0)} MB`}`);
+        (results[device] ??= []).push(res);
+      }
+    }
+    const run: Record<string, unknown> = { shape: typeof f.model === 'string' ? f.model : shape, layers: nLayers, tokens: samples * seqLen, samples, seqLen, p, alpha };
+    const strip = (s: Summary) => {
+      const { trace, ...rest } = s;
+      return f.trace ? s : rest;
+    };
+    if (results.gpu) run.gpu = strip(summarise(results.gpu, true));
+    if (results.cpu) run.cpu = strip(summarise(results.cpu, false));
+    if (results.gpu && results.cpu) {
+      const g = run.gpu as Summary;
+      const c = run.cpu as Summary;
+      run.speedup = Number((c.ms / g.ms).toFixed(2));
+      run.speedupPruneOnly = Number((c.pruneMs / g.pruneMs).toFixed(2));
+    }
+    process.stdout.write(`${JSON.stringify({ runs: [run] })}\n`);
+  } finally {
+    cleanup();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  main(process.argv.slice(2)).catch((e) => {
+    log(`bench:prune: ${(e as Error).stack ?? (e as Error).message}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,171 @@
+// Recoveries of the output projection (o_proj / down_proj) over the kept input columns, selectable
+// for any method: none, bias (FLAP's mean compensation), regression (the paper's, in slimllm.ts) and
+// lstsq (a full least-squares refit of the kept matrix with a bias, solved on the backend).
+//
+// Notation: input h [n] with mean μ and centred Gram m2 = M·C (device), output y = W·h + β,
+// kept columns K, pruned columns P.
+//   none:  W' = W[:,K], b' = β.
+//   bias:  W' = W[:,K], b' = β + W[:,P]·μ_P   (the pruned inputs replaced by their means).
+//   lstsq: minimise E‖W'·h_K + b' − y‖². Centring removes b': with y − E y = W·(h − μ),
+//          W' = W·C[:,K]·C[K,K]⁻¹ and b' = E y − W'·μ_K = β + W·μ − W'·μ_K.
+//          C[K,K] gets λ·I with λ = damping · mean(diag C[K,K]) (GPTQ-style; also keeps dead,
+//          zero-variance kept channels SPD: their column of W' is 0 and their constant value
+//          lands in b' through μ). All products use m2 (the 1/M cancels, λ is relative).
+import type { Tensor } from '../kernels/backend.js';
+import { deviceDiagonal } from './baselines.js';
+import { outputProjection, type ModuleContext, type Recovered, type Recovery } from './module.js';
+import { takeColumns } from './products.js';
+import { regressionRecovery } from './slimllm.js';
+
+export type RecoveryName = 'none' | 'regression' | 'bias' | 'lstsq';
+export const RECOVERY_NAMES: readonly RecoveryName[] = ['none', 'regression', 'bias', 'lstsq'];
+
+export { defaultRecovery } from './options.js';
+
+export const noRecovery: Recovery = {
+  name: 'none',
+  async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]): Promise<Recovered> {
+    const { w, bias, n } = outputProjection(ctx);
+    return { weight: takeColumns(w, ctx.D, n, keptCols), bias: bias ? Float32Array.from(bias) : null };
+  },
+};
+
+/** FLAP's bias compensation: b' = β + W[:, pruned]·mean(x_pruned). */
+export const biasRecovery: Recovery = {
+  name: 'bias',
+  async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]): Promise<Recovered> {
+    const { w, bias, n } = outputProjection(ctx);
+    const { D } = ctx;
+    const mean = ctx.stats.mean;
+    const isKept = new Uint8Array(n);
+    for (const j of keptCols) isKept[j] = 1;
+    const out = new Float32Array(D);
+    let shift = 0;
+    for (let c = 0; c < D; c++) {
+      const s = bias ? bias[c] : 0;
+      let add = 0;
+      for (let j = 0; j < n; j++) if (!isKept[j]) add += w[c * n + j] * mean[j];
+      out[c] = s + add;
+      shift += Math.abs(add);
+    }
+    return { weight: takeColumns(w, D, n, keptCols), bias: out, summary: { meanAbsShift: shift / D } };
+  },
+};
+
+export interface LstsqOptions {
+  /** λ relative to the mean diagonal of C[K,K] (default 0.01). */
+  damping?: number;
+  /** Extra tries, each with λ ×10, when the Cholesky factorisation still fails (default 4). */
+  retries?: number;
+}
+
+function scaledIdentity(k: number, v: number): Float32Array {
+  const out = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) out[i * k + i] = v;
+  return out;
+}
+
+/** The least-squares refit W' = W·C[:,K]·(C[K,K] + λI)⁻¹, b' = β + W·μ − W'·μ_K, on the backend. */
+export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
+  const damping = o.damping ?? 0.01;
+  const retries = o.retries ?? 4;
+  if (!(damping >= 0) || !Number.isFinite(damping)) throw new Error(`lstsq damping must be finite and >= 0, got ${damping}`);
+  return {
+    name: 'lstsq',
+    async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]): Promise<Recovered> {
+      const { b, D } = ctx;
+      const { w, bias, n } = outputProjection(ctx);
+      const k = keptCols.length;
+      if (k === 0) throw new Error('lstsq: no kept columns');
+      const m2 = ctx.stats.m2;
+      const diag = await deviceDiagonal(b, m2, n);
+      let diagSum = 0;
+      let dead = 0;
+      for (const j of keptCols) {
+        const v = diag[j];
+        if (v > 0 && Number.isFinite(v)) diagSum += v;
+        else dead++;
+      }
+      const meanDiag = diagSum / k;
+      const name = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} kept covariance`;
+
+      const solve = async (): Promise<{ x: Float32Array; lambda: number; tries: number }> => {
+        const P = b.gatherColumns(m2, keptCols); // m2[:,K]  [n × k]
+        const I = b.upload(scaledIdentity(k, 1), [k, k]);
+        const Pt = b.linear(I, P); // I·Pᵀ = m2[K,:]  [k × n]
+        b.free(P);
+        b.free(I);
+        const A = b.gatherColumns(Pt, keptCols); // m2[K,K]  [k × k]
+        const Wt = b.upload(w, [D, n]);
+        const Rt = b.linear(Pt, Wt); // m2[K,:]·Wᵀ = (W·m2[:,K])ᵀ  [k × D]
+        b.free(Pt);
+        b.free(Wt);
+        try {
+          // All kept channels dead: any λ > 0 gives W' = 0 (Rᵀ is 0 there).
+          let lambda = meanDiag > 0 ? damping * meanDiag : 1;
+          for (let t = 0; ; t++) {
+            const lam = b.upload(scaledIdentity(k, lambda), [k, k]);
+            const Ad = b.add(A, lam);
+            b.free(lam);
+            let L: T;
+            try {
+              L = await b.cholesky(Ad, name);
+            } catch (e) {
+              if (t >= retries || !/cholesky/i.test((e as Error).message)) throw e;
+              lambda = lambda > 0 ? lambda * 10 : 1e-6 * meanDiag;
+              continue;
+            } finally {
+              b.free(Ad);
+            }
+            const X = b.choleskySolve(L, Rt); // (C[K,K] + λI)⁻¹·Rᵀ = W'ᵀ  [k × D]
+            b.free(L);
+            const x = await b.read(X);
+            b.free(X);
+            return { x, lambda, tries: t + 1 };
+          }
+        } finally {
+          b.free(A);
+          b.free(Rt);
+        }
+      };
+      const { x, lambda, tries } = await solve();
+
+      const weight = new Float32Array(D * k);
+      const newBias = new Float32Array(D);
+      const mean = ctx.stats.mean;
+      let nonFinite = 0;
+      for (let c = 0; c < D; c++) {
+        let by = bias ? bias[c] : 0;
+        for (let j = 0; j < n; j++) by += w[c * n + j] * mean[j];
+        let bx = 0;
+        for (let i = 0; i < k; i++) {
+          const v = x[i * D + c];
+          if (!Number.isFinite(v)) nonFinite++;
+          weight[c * k + i] = v;
+          bx += v * mean[keptCols[i]];
+        }
+        newBias[c] = by - bx;
+      }
+      if (nonFinite > 0) throw new Error(`lstsq: ${nonFinite} non-finite weights solving '${name}' (λ = ${lambda}); raise lstsqDamping`);
+      return {
+        weight,
+        bias: newBias,
+        summary: { lambda, damping: meanDiag > 0 ? lambda / meanDiag : NaN, tries, deadKept: dead },
+      };
+    },
+  };
+}
+
+/** A recovery by name. */
+export function recoveryByName(name: RecoveryName, o: { lstsqDamping?: number } = {}): Recovery {
+  switch (name) {
+    case 'none':
+      return noRecovery;
+    case 'bias':
+      return biasRecovery;
+    case 'regression':
+      return regressionRecovery;
+    case 'lstsq':
+      return lstsqRecovery({ damping: o.lstsqDamping });
+  }
+}

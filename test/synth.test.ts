@@ -1,0 +1,101 @@
+// The synthetic checkpoint generator of the benchmarks: a tiny-shaped 2-layer model is a valid
+// Hugging Face checkpoint, deterministic per seed and layer, numerically sane, and prunes end to
+// end through the benchmark's own run (CPU and GPU).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runOnce } from '../bench/prune.js';
+import { EMBED_STD, SHAPE_SPECS, syntheticCalibration, writeSyntheticCheckpoint } from '../bench/synth.js';
+import { CpuBackend } from '../src/kernels/cpu/index.js';
+import { openHf } from '../src/model/hf.js';
+import { sequenceLogits } from '../src/model/runner.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-synth-test-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const dir2 = path.join(tmp, 'tiny2');
+const written = writeSyntheticCheckpoint(dir2, { shape: 'tiny', layers: 2, seed: 7 });
+
+describe('writeSyntheticCheckpoint', () => {
+  it('writes a loadable Hugging Face folder with the shape asked for', () => {
+    const s = SHAPE_SPECS.tiny;
+    const src = openHf(dir2);
+    try {
+      const c = src.config;
+      expect(c.nLayers).toBe(2);
+      expect(c.hiddenSize).toBe(s.hidden);
+      expect(c.vocabSize).toBe(s.vocab);
+      expect(c.layers[1]).toEqual({ nHeads: s.heads, nKvHeads: s.kvHeads, ffnDim: s.ffn, oBias: false, downBias: false });
+      const raw = JSON.parse(fs.readFileSync(path.join(dir2, 'config.json'), 'utf8'));
+      expect(raw.architectures).toEqual(['LlamaForCausalLM']);
+      expect(raw.torch_dtype).toBe('float16');
+      expect(fs.statSync(path.join(dir2, 'model.safetensors')).size).toBe(written.bytes);
+      const w = src.layer(1);
+      expect(Array.from(w.attnNorm).every((v) => v === 1)).toBe(true);
+      const std = (a: Float32Array) => Math.sqrt(a.reduce((x, v) => x + v * v, 0) / a.length);
+      expect(std(w.wq)).toBeGreaterThan(0.019);
+      expect(std(w.wq)).toBeLessThan(0.021);
+      expect(Math.abs(std(src.embedding()) / EMBED_STD - 1)).toBeLessThan(0.02);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('is deterministic per seed, and `layers` keeps the same first layers', () => {
+    const one = openHf(writeSyntheticCheckpoint(path.join(tmp, 'tiny1'), { shape: 'tiny', layers: 1, seed: 7 }).dir);
+    const other = openHf(writeSyntheticCheckpoint(path.join(tmp, 'tiny1b'), { shape: 'tiny', layers: 1, seed: 8 }).dir);
+    const two = openHf(dir2);
+    try {
+      expect(Array.from(one.layer(0).wDown)).toEqual(Array.from(two.layer(0).wDown));
+      expect(Array.from(one.embedding())).toEqual(Array.from(two.embedding()));
+      expect(Array.from(other.layer(0).wDown)).not.toEqual(Array.from(two.layer(0).wDown));
+    } finally {
+      for (const s of [one, other, two]) s.close();
+    }
+  });
+
+  it('gives finite, non-degenerate logits', async () => {
+    const src = openHf(dir2);
+    try {
+      const calib = syntheticCalibration(src.config.vocabSize, 2, 16, 1);
+      const logits = await sequenceLogits(new CpuBackend(), src, calib);
+      for (const l of logits) {
+        expect(l.every(Number.isFinite)).toBe(true);
+        const mean = l.reduce((a, v) => a + v, 0) / l.length;
+        const sd = Math.sqrt(l.reduce((a, v) => a + (v - mean) ** 2, 0) / l.length);
+        expect(sd).toBeGreaterThan(1e-3);
+      }
+    } finally {
+      src.close();
+    }
+  });
+});
+
+describe('the benchmark run on the synthetic model', () => {
+  const calibFile = path.join(tmp, 'calib.json');
+  fs.writeFileSync(calibFile, JSON.stringify(syntheticCalibration(SHAPE_SPECS.tiny.vocab, 4, 32, 0)));
+  for (const device of ['cpu', 'gpu'] as const) {
+    it(`${device}: prunes both layers, reports phases and memory, writes and cleans up`, async () => {
+      const writeDir = path.join(tmp, `out-${device}`);
+      const r = await runOnce({ model: dir2, calib: calibFile, device, p: 0.25, alpha: 10, writeDir });
+      expect(r.layerScores).toHaveLength(2);
+      for (const s of r.layerScores) {
+        expect(s).toBeGreaterThan(0);
+        expect(s).toBeLessThan(1);
+      }
+      expect(r.removedFraction).toBeGreaterThan(0.1);
+      expect(r.ms).toBeGreaterThan(0);
+      expect(r.phases.forward).toBeGreaterThan(0);
+      expect(r.phases.write).toBeGreaterThan(0);
+      expect(r.peakRssMB).toBeGreaterThan(0);
+      if (device === 'gpu') {
+        expect(r.peakGpuMB).toBeGreaterThan(0);
+        expect(r.gpuLiveAfterMB).toBe(0);
+      } else {
+        expect(r.peakGpuMB).toBeNull();
+      }
+      expect(fs.existsSync(writeDir)).toBe(false);
+    });
+  }
+});
