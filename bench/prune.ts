@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBackend, type DeviceKind } from '../src/kernels/index.js';
+import { createBackend, CpuBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
 import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
@@ -40,6 +40,69 @@ export interface ChildJob {
   batchRows?: number;
   /** Where the pruned model is saved (removed afterwards). */
   writeDir: string;
+  /** No progress lines on stderr. */
+  quiet?: boolean;
+  /** 'cpu': the GPU run does its eigendecompositions on the host (see withHostEigh). */
+  eigh?: 'device' | 'cpu';
+}
+
+/**
+ * A backend whose `eigh` runs on the host CPU (float64 Householder + QL, the CPU twin's kernel)
+ * while everything else stays on `b`: a diagnostic for the GPU path, whose parallel-Jacobi eigh
+ * dominates on lavapipe. `eigh` copies its input on the device and returns placeholder tensors;
+ * the first `read` of either placeholder reads the copy back and decomposes it. Only `read` and
+ * `free` accept the placeholders — exactly what slimllm's MLP scoring does with them.
+ */
+export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
+  const cpu = new CpuBackend();
+  interface Job {
+    n: number;
+    input: T | null;
+    out?: { values: Float32Array; vectors: Float32Array };
+    done?: Promise<void>;
+  }
+  const fakes = new Map<object, { job: Job; role: 'values' | 'vectors' }>();
+  const solve = (job: Job): Promise<void> =>
+    (job.done ??= (async () => {
+      const a = await b.read(job.input!);
+      b.free(job.input!);
+      job.input = null;
+      const e = cpu.eigh(cpu.upload(a, [job.n, job.n]));
+      job.out = { values: e.values.data, vectors: e.vectors.data };
+    })());
+  const eigh = (a: T): { values: T; vectors: T } => {
+    const n = a.shape[0];
+    const job: Job = { n, input: b.sliceRows(a, 0, n) };
+    const values = { shape: [n], size: n } as unknown as T;
+    const vectors = { shape: [n, n], size: n * n } as unknown as T;
+    fakes.set(values, { job, role: 'values' });
+    fakes.set(vectors, { job, role: 'vectors' });
+    return { values, vectors };
+  };
+  const read = async (t: T): Promise<Float32Array> => {
+    const f = fakes.get(t);
+    if (!f) return b.read(t);
+    await solve(f.job);
+    return f.job.out![f.role];
+  };
+  const free = (t: T): void => {
+    const f = fakes.get(t);
+    if (!f) return b.free(t);
+    fakes.delete(t);
+    if (f.job.input && ![...fakes.values()].some((x) => x.job === f.job)) {
+      b.free(f.job.input);
+      f.job.input = null;
+    }
+  };
+  return new Proxy(b, {
+    get(target, prop) {
+      if (prop === 'eigh') return eigh;
+      if (prop === 'read') return read;
+      if (prop === 'free') return free;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }
 
 /** One measured run on one device. */
@@ -72,8 +135,9 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const calib = JSON.parse(fs.readFileSync(job.calib, 'utf8')) as number[][];
   const mem = new RssPeak(50);
   const src = openHf(job.model);
-  const b = await createBackend(job.device);
-  const ctx = 'ctx' in b ? (b as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
+  const dev = await createBackend(job.device);
+  const b = job.eigh === 'cpu' && job.device === 'gpu' ? withHostEigh(dev) : dev;
+  const ctx = 'ctx' in dev ? (dev as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
   const tag = `[${job.device}]`;
   const t0 = performance.now();
   const trace: DeviceResult['trace'] = [];
@@ -82,7 +146,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     const g = ctx ? ctx.liveBytes / 2 ** 20 : null;
     const s = (performance.now() - t0) / 1000;
     trace.push({ layer: pr.layer, phase: pr.phase, s: round1(s), rssMB: round1(r), gpuLiveMB: g === null ? null : round1(g) });
-    log(`${tag} ${s.toFixed(1)} s  layer ${pr.layer + 1}/${pr.layers} ${pr.phase}  rss ${r.toFixed(0)} MB${g === null ? '' : `  gpu live ${g.toFixed(0)} MB`}`);
+    if (!job.quiet) log(`${tag} ${s.toFixed(1)} s  layer ${pr.layer + 1}/${pr.layers} ${pr.phase}  rss ${r.toFixed(0)} MB${g === null ? '' : `  gpu live ${g.toFixed(0)} MB`}`);
   };
   let report: PruneReport;
   let writeMs: number;
@@ -100,14 +164,14 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     report = out.report;
     prunePeak = mem.peak();
     if (ctx) gpuLiveAfterMB = ctx.liveBytes / 2 ** 20;
-    b.dispose();
-    log(`${tag} pruned in ${(report.timeMs.total / 1000).toFixed(1)} s; writing`);
+    dev.dispose();
+    if (!job.quiet) log(`${tag} pruned in ${(report.timeMs.total / 1000).toFixed(1)} s; writing`);
     const tw = performance.now();
     saveModel(out.model, job.writeDir, { dtype: 'F16' });
     writeMs = performance.now() - tw;
     fs.rmSync(job.writeDir, { recursive: true, force: true });
   } finally {
-    b.dispose();
+    dev.dispose();
     src.close();
   }
   const all = mem.peak();
@@ -128,7 +192,8 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     ms: round1(t.total + writeMs),
     pruneMs: round1(t.total),
     phases,
-    peakRssMB: round1(all.hwm ?? all.sampled),
+    // max(): the kernel's per-thread RSS counters are synced lazily, so two readings can differ by a few pages.
+    peakRssMB: round1(Math.max(all.hwm ?? all.sampled, prunePeak.hwm ?? prunePeak.sampled)),
     peakRssPruneMB: round1(prunePeak.hwm ?? prunePeak.sampled),
     reportPeakRssMB: round1(report.peak.rssMB),
     peakGpuMB: report.peak.gpuMB === null ? null : round1(report.peak.gpuMB),
@@ -206,8 +271,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const f = parseFlags(argv, {
     shape: 'string', layers: 'string', samples: 'string', 'seq-len': 'string', device: 'string', reps: 'string',
-    seed: 'string', p: 'string', alpha: 'string', 'batch-rows': 'string', model: 'string', trace: 'boolean',
+    seed: 'string', p: 'string', alpha: 'string', 'batch-rows': 'string', model: 'string', trace: 'boolean', eigh: 'string',
   });
+  const eigh = choiceFlag(f.eigh, 'eigh', ['device', 'cpu'] as const, 'device');
   const shape = choiceFlag<ShapeName>(f.shape, 'shape', SHAPES, 'tinyllama');
   const layers = intFlag(f.layers, 'layers', 1);
   const samples = intFlag(f.samples, 'samples', 32);
@@ -252,12 +318,12 @@ async function main(argv: string[]): Promise<void> {
     for (let k = 0; k < reps; k++) {
       for (const device of devices) {
         log(`--- ${device}, rep ${k + 1}/${reps}: ${samples} × ${seqLen} tokens, p = ${p}, K = ${nLayers}`);
-        const res = await runChild({ model: modelDir, calib: calibFile, device, p, alpha, batchRows, writeDir: path.join(tmp, `out-${device}-${k}`) });
+        const res = await runChild({ model: modelDir, calib: calibFile, device, p, alpha, batchRows, eigh, writeDir: path.join(tmp, `out-${device}-${k}`) });
         log(`--- ${device}: ${(res.ms / 1000).toFixed(1)} s, peak rss ${res.peakRssMB.toFixed(0)} MB${res.peakGpuMB === null ? '' : `, peak gpu ${res.peakGpuMB.toFixed(0)} MB`}`);
         (results[device] ??= []).push(res);
       }
     }
-    const run: Record<string, unknown> = { shape: typeof f.model === 'string' ? f.model : shape, layers: nLayers, tokens: samples * seqLen, samples, seqLen, p, alpha };
+    const run: Record<string, unknown> = { shape: typeof f.model === 'string' ? f.model : shape, layers: nLayers, tokens: samples * seqLen, samples, seqLen, p, alpha, eigh };
     const strip = (s: Summary) => {
       const { trace, ...rest } = s;
       return f.trace ? s : rest;

@@ -75,10 +75,15 @@ describe('writeSyntheticCheckpoint', () => {
 describe('the benchmark run on the synthetic model', () => {
   const calibFile = path.join(tmp, 'calib.json');
   fs.writeFileSync(calibFile, JSON.stringify(syntheticCalibration(SHAPE_SPECS.tiny.vocab, 4, 32, 0)));
-  for (const device of ['cpu', 'gpu'] as const) {
-    it(`${device}: prunes both layers, reports phases and memory, writes and cleans up`, async () => {
-      const writeDir = path.join(tmp, `out-${device}`);
-      const r = await runOnce({ model: dir2, calib: calibFile, device, p: 0.25, alpha: 10, writeDir });
+  const variants = [
+    { device: 'cpu', eigh: 'device' },
+    { device: 'gpu', eigh: 'device' },
+    { device: 'gpu', eigh: 'cpu' },
+  ] as const;
+  for (const { device, eigh } of variants) {
+    it(`${device} (eigh on ${eigh}): prunes both layers, reports phases and memory, writes and cleans up`, async () => {
+      const writeDir = path.join(tmp, `out-${device}-${eigh}`);
+      const r = await runOnce({ model: dir2, calib: calibFile, device, eigh, p: 0.25, alpha: 10, writeDir, quiet: true });
       expect(r.layerScores).toHaveLength(2);
       for (const s of r.layerScores) {
         expect(s).toBeGreaterThan(0);

@@ -234,9 +234,9 @@ function logTicks(lo: number, hi: number): number[] {
 
 /** Perplexity (log scale) against removed fraction; one line per method/recovery, dense as a dashed rule. */
 export function compareSvg(r: CompareResult, title = `Perplexity after structured pruning — ${r.model}`): string {
-  const W = 820;
+  const W = 880;
   const H = 480;
-  const m = { left: 64, right: 230, top: 44, bottom: 52 };
+  const m = { left: 64, right: 270, top: 44, bottom: 52 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const pts = r.runs.filter((x) => x.ppl !== null && x.removedFraction !== null && Number.isFinite(x.ppl));
@@ -246,7 +246,7 @@ export function compareSvg(r: CompareResult, title = `Perplexity after structure
   if (!(hi > lo)) hi = lo * 2;
   lo = lo / 1.08;
   hi = hi * 1.08;
-  const xMax = Math.max(0.1, Math.ceil((Math.max(0, ...pts.map((x) => x.removedFraction as number)) + 0.02) * 10) / 10);
+  const xMax = Math.max(0.1, Math.ceil(Math.max(0, ...pts.map((x) => x.removedFraction as number)) * 20 + 0.5) / 20);
   const sx = (v: number) => m.left + (v / xMax) * pw;
   const sy = (v: number) => m.top + ph - ((Math.log(v) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) * ph;
   const o: string[] = [];
@@ -259,7 +259,7 @@ export function compareSvg(r: CompareResult, title = `Perplexity after structure
     o.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e3e3e3"/>`);
     o.push(`<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${t}</text>`);
   }
-  for (let i = 0; i <= Math.round(xMax * 10); i++) {
+  for (let i = 0; i <= Math.floor(xMax * 10 + 1e-9); i++) {
     const v = i / 10;
     const x = sx(v).toFixed(1);
     o.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="#efefef"/>`);

@@ -80,13 +80,17 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       const m2 = ctx.stats.m2;
       const diag = await deviceDiagonal(b, m2, n);
       let diagSum = 0;
-      let dead = 0;
+      let diagMax = 0;
       for (const j of keptCols) {
         const v = diag[j];
-        if (v > 0 && Number.isFinite(v)) diagSum += v;
-        else dead++;
+        if (v > 0 && Number.isFinite(v)) {
+          diagSum += v;
+          diagMax = Math.max(diagMax, v);
+        }
       }
       const meanDiag = diagSum / k;
+      // Dead: (numerically) constant over the calibration set.
+      const dead = keptCols.filter((j) => !(diag[j] > 1e-12 * diagMax)).length;
       const name = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} kept covariance`;
 
       const solve = async (): Promise<{ x: Float32Array; lambda: number; tries: number }> => {

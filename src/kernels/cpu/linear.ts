@@ -1,4 +1,84 @@
+// Y = X·Wᵀ (+ b) on the CPU: the reference twin of shaders/linear.wgsl and the benchmarks' baseline.
 import { CpuTensor } from './tensor.js';
-export function linear(_x: CpuTensor, _w: CpuTensor, _bias?: CpuTensor | null): CpuTensor {
-  throw new Error('linear: not implemented yet');
+
+/** Checks the operands of a linear layer and returns [M, K, N] (X may be [..., K]). */
+export function linearDims(
+  x: { shape: readonly number[]; size: number },
+  w: { shape: readonly number[] },
+  bias?: { shape: readonly number[] } | null,
+): [number, number, number] {
+  if (x.shape.length < 1) throw new Error(`linear: X must have at least one dimension, got shape [${x.shape}]`);
+  if (w.shape.length !== 2) throw new Error(`linear: W must be [N, K], got shape [${w.shape}]`);
+  const K = x.shape[x.shape.length - 1];
+  const [N, Kw] = w.shape;
+  if (Kw !== K) throw new Error(`linear: X [${x.shape}] has K=${K} but W [${w.shape}] has K=${Kw}`);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== N)) {
+    throw new Error(`linear: bias must be [${N}] for W [${w.shape}], got shape [${bias.shape}]`);
+  }
+  const M = K === 0 ? x.shape.slice(0, -1).reduce((a, b) => a * b, 1) : x.size / K;
+  return [M, K, N];
+}
+
+/**
+ * For each block of 4 rows of X and each row of W: four dot products that share the loads of the
+ * W row, each accumulated in 4 interleaved partial sums (JS numbers, i.e. f64). W rows are walked
+ * in blocks that stay in cache while all of X streams past them. K-contiguous on both sides.
+ */
+export function linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): CpuTensor {
+  const [M, K, N] = linearDims(x, w, bias);
+  const X = x.data;
+  const W = w.data;
+  const b = bias?.data ?? null;
+  const Y = new Float32Array(M * N);
+  // W rows per block: ~256 KiB of W, so the block stays in L2 while X streams past it.
+  const NB = Math.max(1, Math.min(N, Math.floor(65536 / Math.max(1, K))));
+  const K4 = K - (K % 4);
+  for (let n0 = 0; n0 < N; n0 += NB) {
+    const n1 = Math.min(N, n0 + NB);
+    let m = 0;
+    for (; m + 4 <= M; m += 4) {
+      const x0 = m * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+      for (let n = n0; n < n1; n++) {
+        const wo = n * K;
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        let b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        let k = 0;
+        for (; k < K4; k += 4) {
+          const w0 = W[wo + k], w1 = W[wo + k + 1], w2 = W[wo + k + 2], w3 = W[wo + k + 3];
+          a0 += X[x0 + k] * w0; a1 += X[x0 + k + 1] * w1; a2 += X[x0 + k + 2] * w2; a3 += X[x0 + k + 3] * w3;
+          b0 += X[x1 + k] * w0; b1 += X[x1 + k + 1] * w1; b2 += X[x1 + k + 2] * w2; b3 += X[x1 + k + 3] * w3;
+          c0 += X[x2 + k] * w0; c1 += X[x2 + k + 1] * w1; c2 += X[x2 + k + 2] * w2; c3 += X[x2 + k + 3] * w3;
+          d0 += X[x3 + k] * w0; d1 += X[x3 + k + 1] * w1; d2 += X[x3 + k + 2] * w2; d3 += X[x3 + k + 3] * w3;
+        }
+        for (; k < K; k++) {
+          const wk = W[wo + k];
+          a0 += X[x0 + k] * wk; b0 += X[x1 + k] * wk; c0 += X[x2 + k] * wk; d0 += X[x3 + k] * wk;
+        }
+        const bn = b ? b[n] : 0;
+        Y[m * N + n] = a0 + a1 + (a2 + a3) + bn;
+        Y[(m + 1) * N + n] = b0 + b1 + (b2 + b3) + bn;
+        Y[(m + 2) * N + n] = c0 + c1 + (c2 + c3) + bn;
+        Y[(m + 3) * N + n] = d0 + d1 + (d2 + d3) + bn;
+      }
+    }
+    for (; m < M; m++) {
+      const xo = m * K;
+      for (let n = n0; n < n1; n++) {
+        const wo = n * K;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let k = 0;
+        for (; k < K4; k += 4) {
+          s0 += X[xo + k] * W[wo + k];
+          s1 += X[xo + k + 1] * W[wo + k + 1];
+          s2 += X[xo + k + 2] * W[wo + k + 2];
+          s3 += X[xo + k + 3] * W[wo + k + 3];
+        }
+        for (; k < K; k++) s0 += X[xo + k] * W[wo + k];
+        Y[m * N + n] = s0 + s1 + (s2 + s3) + (b ? b[n] : 0);
+      }
+    }
+  }
+  return new CpuTensor(Y, [...x.shape.slice(0, -1), N]);
 }

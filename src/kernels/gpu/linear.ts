@@ -1,5 +1,109 @@
+// Y = X·Wᵀ (+ b) on the GPU: shaders/linear.wgsl (tiled in workgroup memory, register-tiled).
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-export const LINEAR_SHADERS: string[] = [];
-export function linear(_ctx: GpuContext, _x: GpuTensor, _w: GpuTensor, _bias?: GpuTensor | null): GpuTensor {
-  throw new Error('linear: not implemented yet');
+import { linearDims } from '../cpu/linear.js';
+
+export const LINEAR_SHADERS: string[] = ['linear'];
+
+/** Tile configuration of the linear and covariance kernels (override constants of the shaders). */
+export interface MatmulConfig {
+  WG_X: number;
+  WG_Y: number;
+  BK: number;
+  /** 16×16 register tile per thread (true) or 8×8. */
+  WIDE: boolean;
+}
+
+/**
+ * CPU-backed adapters (lavapipe/llvmpipe, SwiftShader) pay one scalar load per SIMD lane for every
+ * workgroup-memory read, so they want the largest register tile; real GPUs want 8×8 per thread with
+ * 256 threads. Both give 128×128 workgroup tiles.
+ */
+export function matmulConfig(ctx: GpuContext): MatmulConfig {
+  const cpuBacked = /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
+  const cfg: MatmulConfig = cpuBacked
+    ? { WG_X: 8, WG_Y: 8, BK: 32, WIDE: true }
+    : { WG_X: 16, WG_Y: 16, BK: 16, WIDE: false };
+  const tile = cfg.WG_Y * (cfg.WIDE ? 16 : 8);
+  // Two BK×tile f32 tiles must fit in workgroup memory.
+  while (cfg.BK > 4 && 2 * cfg.BK * tile * 4 > ctx.limits.maxComputeWorkgroupStorageSize) cfg.BK /= 2;
+  return cfg;
+}
+
+/** Test and tuning hooks; production code passes nothing. */
+export interface MatmulOptions {
+  /** Tile configuration instead of the adapter's default (e.g. to test the 8×8 tile on lavapipe). */
+  config?: MatmulConfig;
+  /** Pretend storage bindings are at most this many bytes (exercises the row-chunked path). */
+  maxBindingBytes?: number;
+}
+
+export function matmulTile(cfg: MatmulConfig): number {
+  return cfg.WG_Y * (cfg.WIDE ? 16 : 8);
+}
+
+export function matmulConstants(cfg: MatmulConfig): Record<string, number> {
+  return { WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, BK: cfg.BK, WIDE: cfg.WIDE ? 1 : 0 };
+}
+
+const MiB = 1024 * 1024;
+
+export function linear(
+  ctx: GpuContext,
+  x: GpuTensor,
+  w: GpuTensor,
+  bias?: GpuTensor | null,
+  opts: MatmulOptions = {},
+): GpuTensor {
+  const [M, K, N] = linearDims(x, w, bias);
+  const y = ctx.tensor([...x.shape.slice(0, -1), N]);
+  if (M === 0 || N === 0) return y;
+
+  const cfg = opts.config ?? matmulConfig(ctx);
+  const tile = matmulTile(cfg);
+  const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (w.buffer.size > maxBind) {
+    throw new Error(
+      `linear: W [${w.shape}] needs a ${(w.buffer.size / MiB).toFixed(1)} MiB binding, over the device's ` +
+        `maxStorageBufferBindingSize of ${(maxBind / MiB).toFixed(1)} MiB (splitting W by rows is not implemented)`,
+    );
+  }
+  if (Math.ceil(N / tile) > maxGroups) {
+    throw new Error(`linear: N=${N} needs ${Math.ceil(N / tile)} workgroups along N, over the device limit ${maxGroups}`);
+  }
+  const pipeline = ctx.pipeline('linear', K % 4 === 0 ? 'linear_vec4' : 'linear_scalar', matmulConstants(cfg));
+  const biasBuf = bias ? bias.buffer : w.buffer; // any valid binding; unread when hasBias = 0
+  const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) =>
+    ctx.dispatch(pipeline, [xb, w.buffer, biasBuf, yb], { u32: [rows, K, N, bias ? 1 : 0] }, [
+      Math.ceil(N / tile),
+      Math.ceil(rows / tile),
+    ]);
+
+  // One dispatch when X and Y can be bound whole; otherwise row chunks copied through temporaries
+  // (bindings cover whole buffers here), each within the binding and workgroup-count limits.
+  const rowBytes = Math.max(K, N) * 4;
+  if (x.buffer.size <= maxBind && y.buffer.size <= maxBind && Math.ceil(M / tile) <= maxGroups) {
+    run(x.buffer, y.buffer, M);
+    return y;
+  }
+  // Pooled buffers round sizes up by at most 25 %: leave that headroom.
+  let chunk = Math.min(Math.floor((maxBind * 0.75) / rowBytes), maxGroups * tile);
+  if (chunk >= tile) chunk = Math.floor(chunk / tile) * tile; // whole tiles per chunk
+  if (chunk < 1) {
+    throw new Error(
+      `linear: one row of X or Y (${(rowBytes / MiB).toFixed(1)} MiB) does not fit a ` +
+        `${(maxBind / MiB).toFixed(1)} MiB storage binding`,
+    );
+  }
+  for (let r0 = 0; r0 < M; r0 += chunk) {
+    const rows = Math.min(chunk, M - r0);
+    const xc = ctx.tensor([rows, K]);
+    const yc = ctx.tensor([rows, N]);
+    ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, rows * K * 4);
+    run(xc.buffer, yc.buffer, rows);
+    ctx.copy(yc.buffer, 0, y.buffer, r0 * N * 4, rows * N * 4);
+    ctx.free(xc);
+    ctx.free(yc);
+  }
+  return y;
 }

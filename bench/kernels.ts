@@ -1,0 +1,227 @@
+// GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
+//
+//   npm run build && npm run bench:kernels [-- --quick] [-- --tokens 1024] [-- --reps 5]
+//
+// Prints one line per measurement, then (last line) JSON:
+//   { "device": "...", "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "cpu": {...}, "speedup" } ] }
+// Times are medians of `reps` runs after one warm-up run (which also compiles the pipelines).
+// GPU: wall time from enqueueing the kernel to the end of `ctx.sync()`. CPU: wall time of the
+// TypeScript twin, measured only once the GPU is idle (a pending GPU wait keeps a core busy).
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { GpuContext, type GpuTensor } from '../src/gpu/context.js';
+import { covAccumulate as cpuCovAccumulate, covInit as cpuCovInit } from '../src/kernels/cpu/covariance.js';
+import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
+import { CpuTensor } from '../src/kernels/cpu/tensor.js';
+import { COVARIANCE_SHADERS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
+import { LINEAR_SHADERS, linear } from '../src/kernels/gpu/linear.js';
+
+interface Timing {
+  ms: number;
+  gflops: number;
+}
+interface Result {
+  kernel: string;
+  shape: number[];
+  gpu: Timing;
+  cpu: Timing;
+  speedup: number;
+  /** Rows of X the CPU was timed on when fewer than the shape's (its time is scaled up linearly). */
+  cpuRows?: number;
+  runs: { gpu: number; cpu: number };
+  /** Share of the machine's CPU time used by other processes while this result was measured. */
+  background?: number;
+}
+
+/**
+ * Other processes' share of all cores over a measurement (Linux /proc/stat minus our own CPU time),
+ * so a noisy result on a shared machine is visible as such.
+ */
+class BackgroundLoad {
+  private stat0 = BackgroundLoad.busyTicks();
+  private own0 = process.cpuUsage();
+  private t0 = performance.now();
+  static busyTicks(): number | null {
+    try {
+      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      return f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0); // all but idle and iowait
+    } catch {
+      return null;
+    }
+  }
+  share(): number | undefined {
+    const s1 = BackgroundLoad.busyTicks();
+    if (s1 === null || this.stat0 === null) return undefined;
+    const busyMs = ((s1 - this.stat0) * 1000) / 100; // USER_HZ = 100 on Linux
+    const own = process.cpuUsage(this.own0);
+    const ownMs = (own.user + own.system) / 1000;
+    const wallMs = performance.now() - this.t0;
+    const share = Math.max(0, (busyMs - ownMs) / (wallMs * cpus().length));
+    return Number(share.toFixed(2));
+  }
+}
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  return v === undefined || v.startsWith('--') ? '' : v;
+}
+const quick = flag('quick') !== undefined;
+const reps = Math.max(3, Number(flag('reps') ?? 3));
+const tokens = Number(flag('tokens') ?? (quick ? 512 : 4096));
+// dawn.node polls with setImmediate while a GPU promise is pending, which keeps one of the two
+// cores of a small machine busy. --throttle-poll spaces the polls 1 ms apart (measurement only).
+if (flag('throttle-poll') !== undefined) {
+  const g = globalThis as { setImmediate: unknown };
+  g.setImmediate = (fn: (...a: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 1, ...args);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Uniform values in [-scale, scale), deterministic (mulberry32). */
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+async function timeGpu(ctx: GpuContext, run: () => GpuTensor[] | void, prepare?: () => void): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i <= reps; i++) {
+    prepare?.();
+    await ctx.sync();
+    const t0 = performance.now();
+    const out = run();
+    await ctx.sync();
+    const t = performance.now() - t0;
+    if (out) for (const o of out) ctx.free(o);
+    if (i > 0) times.push(t); // run 0 is the warm-up (pipeline compilation)
+  }
+  return times;
+}
+
+function timeCpu(run: () => void, n: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i <= n; i++) {
+    const t0 = performance.now();
+    run();
+    const t = performance.now() - t0;
+    if (i > 0) times.push(t);
+  }
+  return times;
+}
+
+function timing(ms: number, flops: number): Timing {
+  return { ms: Number(ms.toFixed(2)), gflops: Number((flops / ms / 1e6).toFixed(3)) };
+}
+
+async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpuRows: number): Promise<Result> {
+  const load = new BackgroundLoad();
+  const x = rand(M * K, 1);
+  const w = rand(N * K, 2, 0.05);
+  const gx = ctx.upload(x, [M, K]);
+  const gw = ctx.upload(w, [N, K]);
+  const gpuTimes = await timeGpu(ctx, () => [linear(ctx, gx, gw)]);
+  ctx.free(gx);
+  ctx.free(gw);
+  await ctx.sync();
+
+  const rows = Math.min(M, cpuRows);
+  const cx = new CpuTensor(x.subarray(0, rows * K), [rows, K]);
+  const cw = new CpuTensor(w, [N, K]);
+  const cpuReps = rows < M ? reps : Math.min(reps, 3);
+  const cpuTimes = timeCpu(() => cpuLinear(cx, cw), cpuReps).map((t) => (t * M) / rows);
+
+  const flops = 2 * M * K * N;
+  const gpu = timing(median(gpuTimes), flops);
+  const cpu = timing(median(cpuTimes), flops);
+  return {
+    kernel: 'linear',
+    shape: [M, K, N],
+    gpu,
+    cpu,
+    speedup: Number((cpu.ms / gpu.ms).toFixed(2)),
+    ...(rows < M ? { cpuRows: rows } : {}),
+    runs: { gpu: gpuTimes.length, cpu: cpuTimes.length },
+    background: load.share(),
+  };
+}
+
+async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<Result> {
+  const load = new BackgroundLoad();
+  // Activations on an offset, as the centring is there for.
+  const x = rand(M * K, 3);
+  for (let i = 0; i < x.length; i++) x[i] += 3;
+  const gx = ctx.upload(x, [M, K]);
+  let stats = covInit(ctx, K);
+  const gpuTimes = await timeGpu(
+    ctx,
+    () => covAccumulate(ctx, stats, gx),
+    () => {
+      for (const t of [stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+      stats = covInit(ctx, K); // fresh statistics, zeroed before the clock starts
+    },
+  );
+  for (const t of [gx, stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+  await ctx.sync();
+
+  const cx = new CpuTensor(x, [M, K]);
+  const cpuTimes = timeCpu(() => cpuCovAccumulate(cpuCovInit(K), cx), Math.min(reps, 3));
+
+  // Useful work: the K(K+1)/2 distinct entries of the Gram matrix, one multiply-add per row each.
+  const flops = M * K * (K + 1);
+  const gpu = timing(median(gpuTimes), flops);
+  const cpu = timing(median(cpuTimes), flops);
+  return {
+    kernel: 'covariance',
+    shape: [M, K],
+    gpu,
+    cpu,
+    speedup: Number((cpu.ms / gpu.ms).toFixed(2)),
+    runs: { gpu: gpuTimes.length, cpu: cpuTimes.length },
+    background: load.share(),
+  };
+}
+
+async function main(): Promise<void> {
+  const ctx = await GpuContext.create();
+  try {
+    await ctx.loadShaders([...LINEAR_SHADERS, ...COVARIANCE_SHADERS]);
+    const results: Result[] = [];
+    const report = (r: Result) => {
+      results.push(r);
+      const cpuNote = r.cpuRows ? ` (CPU timed on ${r.cpuRows} rows, scaled)` : '';
+      const noise = r.background && r.background > 0.1 ? `  [other processes used ${Math.round(r.background * 100)} % of the CPUs]` : '';
+      console.log(
+        `${r.kernel.padEnd(10)} [${r.shape.join('×')}]  GPU ${r.gpu.ms.toFixed(1)} ms ${r.gpu.gflops.toFixed(2)} GFLOP/s | ` +
+          `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${noise}`,
+      );
+    };
+    const square = quick ? 512 : 1024;
+    report(await benchLinear(ctx, square, square, square, square));
+    // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
+    report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256));
+    report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
+    report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
+    console.log(JSON.stringify({ device: ctx.adapterName, results }));
+  } finally {
+    ctx.dispose();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
