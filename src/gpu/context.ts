@@ -13,6 +13,9 @@ export interface GpuTensor {
 
 export type Uniforms = { u32?: number[]; f32?: number[] };
 
+/** A shader to load: its name, or its name with sample `defines` to validate it with. */
+export type ShaderSpec = string | { name: string; defines: Record<string, number> };
+
 /** Dispatches encoded before a submit is forced: keeps each command buffer short (watchdogs). */
 const MAX_DISPATCHES_PER_SUBMIT = 128;
 
@@ -56,11 +59,15 @@ export class GpuContext {
     return this.device.limits;
   }
 
-  /** Compiles (once) a shader file and reports WGSL errors with file and line. */
-  async loadShader(name: string): Promise<GPUShaderModule> {
+  /**
+   * Compiles (once) a shader file and reports WGSL errors with file and line. A shader that needs
+   * host `defines` (see pipeline()) is validated with the given sample values.
+   */
+  async loadShader(name: string, defines: Record<string, number> = {}): Promise<GPUShaderModule> {
     let mod = this.modules.get(name);
     if (mod) return mod;
-    const code = shaderSource(name);
+    const head = GpuContext.defineLines(defines);
+    const code = head + shaderSource(name);
     this.device.pushErrorScope('validation');
     mod = this.device.createShaderModule({ code, label: name });
     const info = await mod.getCompilationInfo();
@@ -68,7 +75,8 @@ export class GpuContext {
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0 || scopeErr) {
       const where = shaderPath(name);
-      const lines = errors.map((m) => `${where}:${m.lineNum}:${m.linePos}: ${m.message}`);
+      const offset = head ? head.split('\n').length - 1 : 0;
+      const lines = errors.map((m) => `${where}:${m.lineNum - offset}:${m.linePos}: ${m.message}`);
       if (lines.length === 0 && scopeErr) lines.push(`${where}: ${scopeErr.message}`);
       throw new Error(`WGSL compile error in shader '${name}':\n${lines.join('\n')}`);
     }
@@ -77,16 +85,45 @@ export class GpuContext {
   }
 
   /** Loads every shader a set of kernels needs; call once before encoding work. */
-  async loadShaders(names: string[]): Promise<void> {
-    for (const n of names) await this.loadShader(n);
+  async loadShaders(specs: ShaderSpec[]): Promise<void> {
+    for (const s of specs) {
+      if (typeof s === 'string') await this.loadShader(s);
+      else await this.loadShader(s.name, s.defines);
+    }
   }
 
-  pipeline(shader: string, entryPoint = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${shader}:${entryPoint}:${JSON.stringify(constants)}`;
+  private static defineLines(defines: Record<string, number>): string {
+    return Object.entries(defines)
+      .map(([k, v]) => `const ${k}: u32 = ${v >>> 0}u;\n`)
+      .join('');
+  }
+
+  /**
+   * A cached compute pipeline. `constants` set WGSL `override`s; `defines` prepend
+   * `const NAME: u32 = V;` lines for what overrides cannot size (function-scope arrays, e.g. a
+   * per-head-dim accumulator). A variant is compiled from the already-validated base shader.
+   */
+  pipeline(
+    shader: string,
+    entryPoint = 'main',
+    constants: Record<string, number> = {},
+    defines: Record<string, number> = {},
+  ): GPUComputePipeline {
+    const defineKey = Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(',');
+    const key = `${shader}:${entryPoint}:${JSON.stringify(constants)}:${defineKey}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const module = this.modules.get(shader);
-    if (!module) throw new Error(`slimllm: shader '${shader}' used before loadShader()`);
+    const base = this.modules.get(shader);
+    if (!base) throw new Error(`slimllm: shader '${shader}' used before loadShader()`);
+    let module = base;
+    if (defineKey) {
+      const moduleKey = `${shader}|${defineKey}`;
+      module = this.modules.get(moduleKey) as GPUShaderModule;
+      if (!module) {
+        module = this.device.createShaderModule({ code: GpuContext.defineLines(defines) + shaderSource(shader), label: moduleKey });
+        this.modules.set(moduleKey, module);
+      }
+    }
     p = this.device.createComputePipeline({
       layout: 'auto',
       label: key,

@@ -1,9 +1,12 @@
 // GPU transformer kernels: RMSNorm, RoPE, causal GQA attention.
-import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+import type { GpuContext, GpuTensor, ShaderSpec } from '../../gpu/context.js';
 import type { AttentionOptions, RopeOptions } from '../backend.js';
 import { flatGrid, rowsCols } from './grid.js';
 
-export const TRANSFORMER_SHADERS = ['rmsnorm', 'rope', 'attention'];
+
+
+// attention.wgsl is compiled per head dim (`HD`, prepended by the host); validated with HD = 8.
+export const TRANSFORMER_SHADERS: ShaderSpec[] = ['rmsnorm', 'rope', { name: 'attention', defines: { HD: 8 } }];
 
 export function rmsnorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, eps: number): GpuTensor {
   const [rows, D] = rowsCols(x);
@@ -34,7 +37,7 @@ export function attention(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTen
   if (d > 256) throw new Error(`attention: head dim ${d} above the kernel's 256`);
   const out = ctx.tensor([rows, qw]);
   ctx.dispatch(
-    ctx.pipeline('attention'),
+    ctx.pipeline('attention', 'main', {}, { HD: d }),
     [q.buffer, k.buffer, v.buffer, out.buffer],
     { u32: [rows, T, H, G, d], f32: [1 / Math.sqrt(d)] },
     flatGrid(ctx, rows * H, 64),
