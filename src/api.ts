@@ -24,6 +24,7 @@ function asSource(m: ModelInput): { src: ModelSource; owned: boolean } {
 
 /** The tokenizer for a model path: explicit path, or one found beside/inside the model. */
 export function tokenizerFor(modelPath: string | null, tokenizerPath?: string): Tokenizer {
+  if (modelPath && !fs.existsSync(modelPath)) throw new Error(`${modelPath}: no such file or folder`);
   if (tokenizerPath) return loadTokenizer(tokenizerPath);
   if (modelPath) {
     const st = fs.statSync(modelPath, { throwIfNoEntry: false });
