@@ -3,18 +3,10 @@
 import { afterAll, beforeAll } from 'vitest';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { GpuBackend } from '../src/kernels/gpu/index.js';
+import { seededRandom } from '../src/prune/calibration.js';
 
-/** Mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded generator (Mulberry32), so tests and calibration share one definition. */
+export const rng = seededRandom;
 
 /** Uniform values in [-scale, scale). */
 export function randArray(n: number, seed: number, scale = 1): Float32Array {

@@ -14,20 +14,9 @@ import {
 import { channelScores, eigenWeights, outputCovariance, selectChannels } from '../src/prune/channels.js';
 import { regressionFromCov } from '../src/prune/regression.js';
 import { roundHalfEven } from '../src/prune/stats-math.js';
+import { rng } from './helpers.js';
 
 // ---------- deterministic data ----------
-
-/** Mulberry32. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normals, rounded to fp32 so both routes see exactly the same numbers. */
 function randn(n: number, seed: number, scale = 1): Float64Array {
