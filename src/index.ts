@@ -12,3 +12,6 @@ export type { PruneReport, LayerReport, PruneProgress } from './prune/orchestrat
 export type { PerplexityResult } from './eval/perplexity.js';
 export { createBackend, CpuBackend, GpuBackend, type Backend, type DeviceKind } from './kernels/index.js';
 export { NoGpuAdapterError } from './gpu/device.js';
+export { runCompare, compareMarkdown, compareSvg, type CompareOptions, type CompareResult } from './prune/compare.js';
+export { METHOD_NAMES, type MethodName } from './prune/baselines.js';
+export type { PruningMethod, Recovery, ModuleContext } from './prune/module.js';

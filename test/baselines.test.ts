@@ -281,6 +281,19 @@ describe('every method reaches the parameter target on stories260K', () => {
     }
   }
 
+  it('slimllm + lstsq on the GPU: same choices as on the CPU, close weights and biases', async () => {
+    const o = { targetRatio: 0.3, recovery: 'lstsq' as const, calibration: { tokens: calib.slice(0, 2) } };
+    const a = await prune(weights, { ...o, device: cpu });
+    const b = await prune(weights, { ...o, device: gpu() });
+    expect(b.report.recovery).toBe('lstsq');
+    expect(b.model.config.layers).toEqual(a.model.config.layers);
+    b.model.layers.forEach((l, i) => {
+      const ref = a.model.layers[i];
+      if (ref.downBias) expectClose(l.downBias!, ref.downBias, 2e-2, 2e-3, `layer ${i} down_proj bias`);
+      expectClose(l.wDown, ref.wDown, 2e-2, 2e-3, `layer ${i} down_proj`);
+    });
+  });
+
   it('flap on the GPU: same widths as on the CPU, reaches the target', async () => {
     const a = await prune(weights, { targetRatio: 0.3, method: 'flap', calibration: { tokens: calib.slice(0, 2) }, device: cpu });
     const b = await prune(weights, { targetRatio: 0.3, method: 'flap', calibration: { tokens: calib.slice(0, 2) }, device: gpu() });
