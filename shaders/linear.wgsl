@@ -39,8 +39,10 @@ const ACC: u32 = 64u;
 struct Params {
   M: u32,
   K: u32,
-  N: u32,
+  N: u32,       // rows of the bound W range = output columns computed by this dispatch
   hasBias: u32,
+  ldy: u32,     // row stride of Y (the full output width)
+  yCol: u32,    // first output column (and bias index) of this W range
 }
 
 @group(0) @binding(0) var<storage, read> X4: array<vec4<f32>>;
@@ -153,8 +155,8 @@ fn storeY(acc: ptr<function, array<vec4<f32>, ACC>>, gm0: u32, gn0: u32) {
       for (var c = 0u; c < 4u; c++) {
         if (n + c < p.N) {
           var y = v[c];
-          if (p.hasBias != 0u) { y += bias[n + c]; }
-          Y[m * p.N + n + c] = y;
+          if (p.hasBias != 0u) { y += bias[p.yCol + n + c]; }
+          Y[m * p.ldy + p.yCol + n + c] = y;
         }
       }
     }

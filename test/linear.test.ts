@@ -136,6 +136,9 @@ describe('linear', () => {
     for (const c of [
       { M: 150, K: 20, N: 70, bias: true },
       { M: 150, K: 19, N: 70, bias: false },
+      // W itself over the pretend limit: bound in row ranges of whole tiles (128 + 128 + 44 rows).
+      { M: 150, K: 20, N: 300, bias: true },
+      { M: 3, K: 20, N: 300, bias: false },
     ]) {
       const { x, w, b } = makeCase(c, 77 + c.K);
       const gy = gpuLinear(g.ctx, g.upload(x, [c.M, c.K]), g.upload(w, [c.N, c.K]), b ? g.upload(b, [c.N]) : null, opts);

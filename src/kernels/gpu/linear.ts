@@ -62,22 +62,32 @@ export function linear(
   const tile = matmulTile(cfg);
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
   const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
-  if (w.buffer.size > maxBind) {
-    throw new Error(
-      `linear: W [${w.shape}] needs a ${(w.buffer.size / MiB).toFixed(1)} MiB binding, over the device's ` +
-        `maxStorageBufferBindingSize of ${(maxBind / MiB).toFixed(1)} MiB (splitting W by rows is not implemented)`,
-    );
+  // W larger than one binding (e.g. a 32000-row classifier): bind it in row ranges, each computing
+  // a block of output columns (Y stride ldy = N). Ranges are whole tiles, so offsets stay aligned.
+  const wRowBytes = K * 4;
+  let nChunk = N;
+  if (N * wRowBytes > maxBind) {
+    nChunk = Math.floor(maxBind / wRowBytes / tile) * tile;
+    if (nChunk < tile) {
+      throw new Error(`linear: ${tile} rows of W [${w.shape}] do not fit a ${(maxBind / MiB).toFixed(1)} MiB storage binding`);
+    }
   }
-  if (Math.ceil(N / tile) > maxGroups) {
+  if (Math.ceil(Math.min(N, nChunk) / tile) > maxGroups) {
     throw new Error(`linear: N=${N} needs ${Math.ceil(N / tile)} workgroups along N, over the device limit ${maxGroups}`);
   }
   const pipeline = ctx.pipeline('linear', K % 4 === 0 ? 'linear_vec4' : 'linear_scalar', matmulConstants(cfg));
-  const biasBuf = bias ? bias.buffer : w.buffer; // any valid binding; unread when hasBias = 0
-  const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) =>
-    ctx.dispatch(pipeline, [xb, w.buffer, biasBuf, yb], { u32: [rows, K, N, bias ? 1 : 0] }, [
-      Math.ceil(N / tile),
-      Math.ceil(rows / tile),
-    ]);
+  const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) => {
+    for (let n0 = 0; n0 < N; n0 += nChunk) {
+      const nc = Math.min(nChunk, N - n0);
+      const wBind = { buffer: w.buffer, offset: n0 * wRowBytes, size: nc * wRowBytes };
+      // Without a bias the slot still needs a valid (read-only, never read) binding.
+      const bBind = bias ? { buffer: bias.buffer, size: N * 4 } : { buffer: w.buffer, size: 4 * Math.min(K * N, 64) };
+      ctx.dispatch(pipeline, [xb, wBind, bBind, yb], { u32: [rows, K, nc, bias ? 1 : 0, N, n0] }, [
+        Math.ceil(nc / tile),
+        Math.ceil(rows / tile),
+      ]);
+    }
+  };
 
   // One dispatch when X and Y can be bound whole; otherwise row chunks copied through temporaries
   // (bindings cover whole buffers here), each within the binding and workgroup-count limits.
