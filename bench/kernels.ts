@@ -1,10 +1,11 @@
 // GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
 //
-//   npm run build && npm run bench:kernels [-- --quick] [-- --tokens 1024] [-- --reps 5]
+//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance]
 //
 // Prints one line per measurement, then (last line) JSON:
 //   { "device": "...", "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "cpu": {...}, "speedup" } ] }
-// Times are medians of `reps` runs after one warm-up run (which also compiles the pipelines).
+// Times are medians of `reps` (≥ 3) runs after a warm-up on a small problem (compiles the pipelines,
+// warms the JIT).
 // GPU: wall time from enqueueing the kernel to the end of `ctx.sync()`. CPU: wall time of the
 // TypeScript twin, measured only once the GPU is idle (a pending GPU wait keeps a core busy).
 import { readFileSync } from 'node:fs';
@@ -70,6 +71,8 @@ function flag(name: string): string | undefined {
 const quick = flag('quick') !== undefined;
 const reps = Math.max(3, Number(flag('reps') ?? 3));
 const tokens = Number(flag('tokens') ?? (quick ? 512 : 4096));
+// --only square,llama,covariance: a subset of the cases (default: all).
+const only = new Set((flag('only') || 'square,llama,covariance').split(','));
 // dawn.node polls with setImmediate while a GPU promise is pending, which keeps one of the two
 // cores of a small machine busy. --throttle-poll spaces the polls 1 ms apart (measurement only).
 if (flag('throttle-poll') !== undefined) {
@@ -97,28 +100,39 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-async function timeGpu(ctx: GpuContext, run: () => GpuTensor[] | void, prepare?: () => void): Promise<number[]> {
+/**
+ * Median-ready GPU times: `warm` runs once first (same pipelines on a small problem: compiles them
+ * without paying for a full run), then `run` `reps` times, each from an idle GPU to the end of
+ * ctx.sync(). `prepare` runs before each timed run, off the clock.
+ */
+async function timeGpu(
+  ctx: GpuContext,
+  run: () => GpuTensor[] | void,
+  warm: () => GpuTensor[] | void,
+  prepare?: () => void,
+): Promise<number[]> {
+  for (const o of warm() ?? []) ctx.free(o);
+  await ctx.sync();
   const times: number[] = [];
-  for (let i = 0; i <= reps; i++) {
+  for (let i = 0; i < reps; i++) {
     prepare?.();
     await ctx.sync();
     const t0 = performance.now();
     const out = run();
     await ctx.sync();
-    const t = performance.now() - t0;
-    if (out) for (const o of out) ctx.free(o);
-    if (i > 0) times.push(t); // run 0 is the warm-up (pipeline compilation)
+    times.push(performance.now() - t0);
+    for (const o of out ?? []) ctx.free(o);
   }
   return times;
 }
 
-function timeCpu(run: () => void, n: number): number[] {
+function timeCpu(run: () => void, warm: () => void, n: number): number[] {
+  warm();
   const times: number[] = [];
-  for (let i = 0; i <= n; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     run();
-    const t = performance.now() - t0;
-    if (i > 0) times.push(t);
+    times.push(performance.now() - t0);
   }
   return times;
 }
@@ -131,18 +145,27 @@ async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpu
   const load = new BackgroundLoad();
   const x = rand(M * K, 1);
   const w = rand(N * K, 2, 0.05);
+  const warmRows = Math.min(M, 64);
   const gx = ctx.upload(x, [M, K]);
+  const gxWarm = ctx.upload(x.subarray(0, warmRows * K), [warmRows, K]);
   const gw = ctx.upload(w, [N, K]);
-  const gpuTimes = await timeGpu(ctx, () => [linear(ctx, gx, gw)]);
-  ctx.free(gx);
-  ctx.free(gw);
+  const gpuTimes = await timeGpu(
+    ctx,
+    () => [linear(ctx, gx, gw)],
+    () => [linear(ctx, gxWarm, gw)],
+  );
+  for (const t of [gx, gxWarm, gw]) ctx.free(t);
   await ctx.sync();
 
   const rows = Math.min(M, cpuRows);
   const cx = new CpuTensor(x.subarray(0, rows * K), [rows, K]);
+  const cxWarm = new CpuTensor(x.subarray(0, Math.min(rows, 8) * K), [Math.min(rows, 8), K]);
   const cw = new CpuTensor(w, [N, K]);
-  const cpuReps = rows < M ? reps : Math.min(reps, 3);
-  const cpuTimes = timeCpu(() => cpuLinear(cx, cw), cpuReps).map((t) => (t * M) / rows);
+  const cpuTimes = timeCpu(
+    () => cpuLinear(cx, cw),
+    () => cpuLinear(cxWarm, cw),
+    reps,
+  ).map((t) => (t * M) / rows);
 
   const flops = 2 * M * K * N;
   const gpu = timing(median(gpuTimes), flops);
@@ -165,20 +188,27 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<R
   const x = rand(M * K, 3);
   for (let i = 0; i < x.length; i++) x[i] += 3;
   const gx = ctx.upload(x, [M, K]);
+  const gxWarm = ctx.upload(x.subarray(0, 16 * K), [16, K]);
   let stats = covInit(ctx, K);
   const gpuTimes = await timeGpu(
     ctx,
     () => covAccumulate(ctx, stats, gx),
+    () => covAccumulate(ctx, stats, gxWarm),
     () => {
       for (const t of [stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
       stats = covInit(ctx, K); // fresh statistics, zeroed before the clock starts
     },
   );
-  for (const t of [gx, stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+  for (const t of [gx, gxWarm, stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
   await ctx.sync();
 
   const cx = new CpuTensor(x, [M, K]);
-  const cpuTimes = timeCpu(() => cpuCovAccumulate(cpuCovInit(K), cx), Math.min(reps, 3));
+  const cxWarm = new CpuTensor(x.subarray(0, 16 * K), [16, K]);
+  const cpuTimes = timeCpu(
+    () => cpuCovAccumulate(cpuCovInit(K), cx),
+    () => cpuCovAccumulate(cpuCovInit(K), cxWarm),
+    reps,
+  );
 
   // Useful work: the K(K+1)/2 distinct entries of the Gram matrix, one multiply-add per row each.
   const flops = M * K * (K + 1);
@@ -210,11 +240,13 @@ async function main(): Promise<void> {
       );
     };
     const square = quick ? 512 : 1024;
-    report(await benchLinear(ctx, square, square, square, square));
-    // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
-    report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256));
-    report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
-    report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
+    if (only.has('square')) report(await benchLinear(ctx, square, square, square, square));
+    if (only.has('llama')) {
+      // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
+      report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256));
+      report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
+    }
+    if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
     console.log(JSON.stringify({ device: ctx.adapterName, results }));
   } finally {
     ctx.dispose();

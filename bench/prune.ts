@@ -15,7 +15,7 @@
 // mark of live pooled storage buffers (GpuContext.peakBytes).
 //
 // Progress goes to stderr; the last stdout line is the JSON result.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,18 +42,25 @@ export interface ChildJob {
   writeDir: string;
   /** No progress lines on stderr. */
   quiet?: boolean;
-  /** 'cpu': the GPU run does its eigendecompositions on the host (see withHostEigh). */
+  /** 'cpu': the GPU run does its eigendecompositions on the host (see instrument). */
   eigh?: 'device' | 'cpu';
 }
 
 /**
- * A backend whose `eigh` runs on the host CPU (float64 Householder + QL, the CPU twin's kernel)
- * while everything else stays on `b`: a diagnostic for the GPU path, whose parallel-Jacobi eigh
- * dominates on lavapipe. `eigh` copies its input on the device and returns placeholder tensors;
- * the first `read` of either placeholder reads the copy back and decomposes it. Only `read` and
- * `free` accept the placeholders — exactly what slimllm's MLP scoring does with them.
+ * The backend as the benchmark runs it: `b` itself, plus two things pruneModel cannot see.
+ *
+ * 1. Statistics wait. pruneModel's 'statistics' phase times the *encoding* of the covariance
+ *    updates; on the GPU the work runs asynchronously and is waited for by the first read of the
+ *    statistics (their column means), which happens outside every phase ('other'). The time spent
+ *    in those reads is counted here and moved to 'statistics' (on the CPU it is ~0).
+ * 2. Host eigh (`hostEigh`): `eigh` runs on the host CPU (float64 Householder + QL, the CPU twin's
+ *    kernel) while everything else stays on `b` — a diagnostic for the GPU path, whose
+ *    parallel-Jacobi eigh dominates on lavapipe. `eigh` copies its input on the device and returns
+ *    placeholder tensors; the first `read` of either placeholder reads the copy back and
+ *    decomposes it. Only `read` and `free` accept the placeholders — exactly what slimllm's MLP
+ *    scoring does with them.
  */
-export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
+export function instrument<T extends Tensor>(b: Backend<T>, hostEigh: boolean): { backend: Backend<T>; statsWaitMs: () => number } {
   const cpu = new CpuBackend();
   interface Job {
     n: number;
@@ -62,6 +69,8 @@ export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
     done?: Promise<void>;
   }
   const fakes = new Map<object, { job: Job; role: 'values' | 'vectors' }>();
+  const statMeans = new WeakSet<object>();
+  let statsWait = 0;
   const solve = (job: Job): Promise<void> =>
     (job.done ??= (async () => {
       const a = await b.read(job.input!);
@@ -71,6 +80,7 @@ export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
       job.out = { values: e.values.data, vectors: e.vectors.data };
     })());
   const eigh = (a: T): { values: T; vectors: T } => {
+    if (!hostEigh) return b.eigh(a);
     const n = a.shape[0];
     const job: Job = { n, input: b.sliceRows(a, 0, n) };
     const values = { shape: [n], size: n } as unknown as T;
@@ -79,11 +89,24 @@ export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
     fakes.set(vectors, { job, role: 'vectors' });
     return { values, vectors };
   };
+  const covInit = (dim: number) => {
+    const st = b.covInit(dim);
+    statMeans.add(st.mean);
+    return st;
+  };
   const read = async (t: T): Promise<Float32Array> => {
     const f = fakes.get(t);
-    if (!f) return b.read(t);
-    await solve(f.job);
-    return f.job.out![f.role];
+    if (f) {
+      await solve(f.job);
+      return f.job.out![f.role];
+    }
+    if (!statMeans.has(t)) return b.read(t);
+    const t0 = performance.now();
+    try {
+      return await b.read(t);
+    } finally {
+      statsWait += performance.now() - t0;
+    }
   };
   const free = (t: T): void => {
     const f = fakes.get(t);
@@ -94,15 +117,15 @@ export function withHostEigh<T extends Tensor>(b: Backend<T>): Backend<T> {
       f.job.input = null;
     }
   };
-  return new Proxy(b, {
+  const overrides: Record<string, unknown> = { eigh, read, free, covInit };
+  const backend = new Proxy(b, {
     get(target, prop) {
-      if (prop === 'eigh') return eigh;
-      if (prop === 'read') return read;
-      if (prop === 'free') return free;
+      if (typeof prop === 'string' && prop in overrides) return overrides[prop];
       const v = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
+  return { backend, statsWaitMs: () => statsWait };
 }
 
 /** One measured run on one device. */
@@ -112,6 +135,7 @@ export interface DeviceResult {
   ms: number;
   /** Pruning alone (pruneModel's total), ms. */
   pruneMs: number;
+  /** Phase times, ms; 'other' = pruneModel's total minus its named phases (weight reads and uploads, slicing, ratio solve). */
   phases: Record<BenchPhase, number>;
   /** Peak RSS over pruning and writing (kernel high-water mark; sampled where unavailable). */
   peakRssMB: number;
@@ -136,7 +160,8 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const mem = new RssPeak(50);
   const src = openHf(job.model);
   const dev = await createBackend(job.device);
-  const b = job.eigh === 'cpu' && job.device === 'gpu' ? withHostEigh(dev) : dev;
+  const inst = instrument(dev, job.eigh === 'cpu' && job.device === 'gpu');
+  const b = inst.backend;
   const ctx = 'ctx' in dev ? (dev as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
   const tag = `[${job.device}]`;
   const t0 = performance.now();
@@ -177,10 +202,11 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const all = mem.peak();
   mem.stop();
   const t = report.timeMs;
-  const named = t.forward + t.statistics + t.scoring + t.eigen + t.regression;
+  const wait = inst.statsWaitMs();
+  const named = t.forward + t.statistics + wait + t.scoring + t.eigen + t.regression;
   const phases: Record<BenchPhase, number> = {
     forward: round1(t.forward),
-    statistics: round1(t.statistics),
+    statistics: round1(t.statistics + wait),
     scoring: round1(t.scoring),
     eigen: round1(t.eigen),
     regression: round1(t.regression),
@@ -205,16 +231,20 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   };
 }
 
+let current: ChildProcess | null = null;
+
 /** Runs `runOnce` in a fresh node process; its stderr passes through, its last stdout line is the result. */
 function runChild(job: ChildJob): Promise<DeviceResult> {
   const script = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    current = child;
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      current = null;
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0) return reject(new Error(`${job.device} run failed (exit ${code ?? signal})`));
       try {
@@ -288,10 +318,13 @@ async function main(argv: string[]): Promise<void> {
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-bench-'));
   const cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      current?.kill('SIGTERM');
+      cleanup();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
   try {
     let modelDir: string;
     let vocab: number;
