@@ -1,18 +1,10 @@
 // Helpers shared by the benchmarks: a seeded RNG, medians, argument parsing, and memory probes.
 import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { seededRandom } from '../src/prune/calibration.js';
 
-/** Mulberry32: small, fast, deterministic uniform [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded uniform [0, 1) generator (Mulberry32): one definition for benches and calibration. */
+export const rng = seededRandom;
 
 /** 32-bit FNV-1a of a string, mixed with a seed: independent streams per tensor name. */
 export function hashSeed(seed: number, name: string): number {
