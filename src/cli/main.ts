@@ -8,6 +8,7 @@ import { createBackend, type DeviceKind } from '../kernels/index.js';
 import { decoderLinearParams } from '../model/config.js';
 import { convertLlama2cToHf } from '../model/convert.js';
 import { openModel } from '../model/load.js';
+import { findTokenizerFile, loadTokenizer } from '../model/tokenizer.js';
 import { sequenceLogits } from '../model/runner.js';
 import { saveModel } from '../model/writer.js';
 import { bundled } from '../paths.js';
@@ -103,22 +104,12 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     throw new Error(`${o.out} exists and is not empty: choose another --out (or pass --overwrite)`);
   }
   if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
-  let tokenizerFile: string | undefined;
-  const tok = (() => {
-    try {
-      return tokenizerFor(o.model, o.tokenizer);
-    } catch (e) {
-      if (o.calibText) throw e;
-      return undefined;
-    }
-  })();
-  if (o.tokenizer) tokenizerFile = o.tokenizer;
-  else if (tok) {
-    const st = fs.statSync(o.model);
-    const dir = st.isDirectory() ? o.model : path.dirname(o.model);
-    const cands = fs.readdirSync(dir).filter((f) => f === 'tokenizer.json' || /^tok.*\.bin$/.test(f) || f === 'tokenizer.bin');
-    tokenizerFile = cands.length ? path.join(dir, cands.includes('tokenizer.json') ? 'tokenizer.json' : cands[0]) : undefined;
-  }
+  if (!fs.existsSync(o.model)) throw new Error(`${o.model}: no such file or folder`);
+  // The tokenizer travels with the pruned model: the one given, or the one beside/inside the model.
+  const modelDir = fs.statSync(o.model).isDirectory() ? o.model : path.dirname(o.model);
+  const tokenizerFile = o.tokenizer ?? findTokenizerFile(modelDir) ?? undefined;
+  if (o.calibText && !tokenizerFile) throw new Error(`no tokenizer found for ${o.model}: pass one (--tokenizer PATH)`);
+  const tok = tokenizerFile ? loadTokenizer(tokenizerFile) : undefined;
   let calibration;
   if (o.calibTokens) {
     const tokens = JSON.parse(readText(o.calibTokens)) as number[][];
