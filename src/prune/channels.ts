@@ -95,11 +95,11 @@ export interface ChannelScoreArgs {
   hiddenSumsq: Vec;
   /** [D] eigenvalues of C_Y (any order, any positive scale of C_Y). */
   eigValues: Vec;
-  /** [D × D] row-major, eigenvector m is COLUMN m (V[i,m] at i·D + m); signs are irrelevant. */
-  eigVectors: Vec;
+  /** [D × D] row-major, eigenvector m is COLUMN m (V[i,m] at i·D + m); signs are irrelevant. Needed unless downProj is given. */
+  eigVectors?: Vec;
   /**
-   * Optional precomputed W_downᵀ·V [F × D] (e.g. from the GPU); when given, eigVectors is not read
-   * (it still must have the right length) and the F·D² product is skipped.
+   * Optional precomputed W_downᵀ·V [F × D] (e.g. from the GPU); when given, eigVectors is not needed
+   * and the F·D² product is skipped.
    */
   downProj?: Vec;
 }
@@ -119,8 +119,11 @@ export function channelScores(args: ChannelScoreArgs): Float64Array {
   assertLength('inputSumsq', inputSumsq, D);
   assertLength('hiddenSumsq', hiddenSumsq, F);
   assertLength('eigValues', eigValues, D);
-  assertLength('eigVectors', eigVectors, D * D);
-  const proj = args.downProj ?? downProjections(wDown, D, F, eigVectors);
+  let proj = args.downProj;
+  if (!proj) {
+    if (!eigVectors) throw new Error('channelScores: give eigVectors or downProj');
+    proj = downProjections(wDown, D, F, eigVectors);
+  }
   assertLength('downProj', proj, F * D);
 
   const nrm = new Float64Array(D);

@@ -38,7 +38,7 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
       const scores = channelScores({
         wGate: ctx.w.wGate, wUp: ctx.w.wUp, wDown: w, D, F,
         inputSumsq: ctx.inputSumsq, hiddenSumsq: ctx.stats.sumsq,
-        eigValues: values, eigVectors: new Float32Array(D * D), downProj,
+        eigValues: values, downProj,
       });
       const sel = selectChannels(scores, ctx.nPrune, o.keepLowest);
       return { kept: sel.kept, bounded: sel.bounded };
