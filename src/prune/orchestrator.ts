@@ -225,6 +225,7 @@ export async function pruneModel<T extends Tensor>(
           usedSide = true;
         }
       }
+      await b.sync(); // charge the device work to this phase, not to the next read
     });
     const stats: InputStats<T> = { count: main.count, mean: await b.read(main.mean), sumsq: await b.read(main.sumsq), m2: main.m2 };
     b.free(main.mean);
