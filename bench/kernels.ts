@@ -1,6 +1,6 @@
 // GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
 //
-//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance]
+//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0]
 //
 // Prints one line per measurement, then (last line) JSON:
 //   { "device": "...", "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "cpu": {...}, "speedup" } ] }
@@ -73,12 +73,9 @@ const reps = Math.max(3, Number(flag('reps') ?? 3));
 const tokens = Number(flag('tokens') ?? (quick ? 512 : 4096));
 // --only square,llama,covariance: a subset of the cases (default: all).
 const only = new Set((flag('only') || 'square,llama,covariance').split(','));
-// dawn.node polls with setImmediate while a GPU promise is pending, which keeps one of the two
-// cores of a small machine busy. --throttle-poll spaces the polls 1 ms apart (measurement only).
-if (flag('throttle-poll') !== undefined) {
-  const g = globalThis as { setImmediate: unknown };
-  g.setImmediate = (fn: (...a: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 1, ...args);
-}
+// --poll-ms N: how far apart GPU waits poll dawn.node (GpuContext.pollIntervalMs; 0 = dawn.node's
+// own busy polling, which keeps one of the two cores of a small machine busy). Default: the library's.
+const pollMs = flag('poll-ms');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -227,6 +224,7 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<R
 
 async function main(): Promise<void> {
   const ctx = await GpuContext.create();
+  if (pollMs !== undefined && pollMs !== '') ctx.pollIntervalMs = Number(pollMs);
   try {
     await ctx.loadShaders([...LINEAR_SHADERS, ...COVARIANCE_SHADERS]);
     const results: Result[] = [];
@@ -247,7 +245,7 @@ async function main(): Promise<void> {
       report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
     }
     if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
-    console.log(JSON.stringify({ device: ctx.adapterName, results }));
+    console.log(JSON.stringify({ device: ctx.adapterName, pollMs: ctx.pollIntervalMs, results }));
   } finally {
     ctx.dispose();
   }

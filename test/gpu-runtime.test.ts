@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gentleWait } from '../src/gpu/poll.js';
 import { packageRoot } from '../src/paths.js';
 import { useBackends } from './helpers.js';
 
@@ -22,6 +23,31 @@ describe('GPU runtime', () => {
     expect(out).toMatch(/No WebGPU adapter found/);
     expect(out).toMatch(/mesa-vulkan-drivers/);
     expect(out).toMatch(/--device cpu/);
+  });
+
+  it('GPU waits poll gently and restore setImmediate, also when nested or rejected', async () => {
+    const real = globalThis.setImmediate;
+    const ctx = gpu().ctx;
+    const x = ctx.upload(new Float32Array([1, 2, 3]), [3]);
+    let inside: typeof setImmediate | null = null;
+    // Two concurrent reads: one installation, removed when the last one settles.
+    const [a, b] = await Promise.all([
+      ctx.read(x),
+      gentleWait(new Promise<Float32Array>((res) => setTimeout(() => {
+        inside = globalThis.setImmediate;
+        res(new Float32Array(1));
+      }, 5)), 1),
+    ]);
+    expect(Array.from(a)).toEqual([1, 2, 3]);
+    expect(b.length).toBe(1);
+    expect(inside).not.toBe(real);
+    expect(globalThis.setImmediate).toBe(real);
+    await expect(gentleWait(Promise.reject(new Error('boom')), 1)).rejects.toThrow('boom');
+    expect(globalThis.setImmediate).toBe(real);
+    // The deferred form still runs its callback with its arguments.
+    const got = await gentleWait(new Promise<number>((res) => setTimeout(() => globalThis.setImmediate((v: number) => res(v), 7), 2)), 1);
+    expect(got).toBe(7);
+    ctx.free(x);
   });
 
   it('a WGSL compile error names the shader file and line', async () => {

@@ -3,6 +3,7 @@
 // synchronously; only reads (`read`) wait for the GPU. This matters on dawn.node, where every
 // pending promise keeps the JS thread polling.
 import { acquireDevice } from './device.js';
+import { gentleWait } from './poll.js';
 import { shaderPath, shaderSource } from './shaders.js';
 
 export interface GpuTensor {
@@ -38,6 +39,11 @@ export class GpuContext {
   /** Bytes in live (not pooled) storage buffers, and the high-water mark. */
   liveBytes = 0;
   peakBytes = 0;
+  /**
+   * While waiting for the GPU, poll dawn.node this many ms apart after a short spin (src/gpu/poll.ts);
+   * 0 = dawn.node's own busy polling. Env SLIMLLM_GPU_POLL_MS overrides the default of 1.
+   */
+  pollIntervalMs = Number(process.env.SLIMLLM_GPU_POLL_MS ?? 1);
 
   private constructor(
     readonly device: GPUDevice,
@@ -328,7 +334,7 @@ export class GpuContext {
       this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(buf, offsetElements * 4, staging, 0, bytes);
     this.submit();
-    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    await gentleWait(staging.mapAsync(GPUMapMode.READ, 0, bytes), this.pollIntervalMs);
     out.set(new Float32Array(staging.getMappedRange(0, bytes)));
     staging.unmap();
     let list = this.freeStaging.get(size);
@@ -345,7 +351,7 @@ export class GpuContext {
   /** Waits until the GPU has finished everything submitted. */
   async sync(): Promise<void> {
     this.submit();
-    await this.device.queue.onSubmittedWorkDone();
+    await gentleWait(this.device.queue.onSubmittedWorkDone(), this.pollIntervalMs);
   }
 
   dispose(): void {
