@@ -10,6 +10,10 @@
 // Centring each chunk on its own mean before the product is what keeps f32 accurate when the
 // data sit on a large offset (activations with a big mean): Σx² − n·μ² would cancel catastrophically.
 //
+// M2 above maxStorageBufferBindingSize is bound in row blocks (whole tiles each): one dispatch per
+// pair of blocks P ≤ Q covers the output tiles with rows in P and columns in Q, writing its tiles to
+// block P and their mirrors to block Q (binding m2b), so the triangle is still computed once.
+//
 // The Gram kernel is the linear kernel's tiling (shaders/linear.wgsl: keep the two in step) with
 // both operands taken from the columns of X: the workgroup tile for output block (I, J) needs
 // X[r0.., I] and X[r0.., J], which are already [k][m] in X's row-major layout, so the workgroup
@@ -75,15 +79,21 @@ fn colstats(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
 struct GramParams {
   M: u32,
   K: u32,
-  f: f32,   // na·nb/n  (0 for the first chunk)
+  ti0: u32,   // tile row of workgroup y = 0 (first tile of block P)
+  tj0: u32,   // tile column of workgroup x = 0 (first tile of block Q)
+  rowA: u32,  // first M2 row bound to m2
+  rowB: u32,  // first M2 row bound to m2b
+  pair: u32,  // 1: mirrored elements go to m2b (block Q ≠ P); 0: to m2 (m2b is a dummy)
+  f: f32,     // na·nb/n  (0 for the first chunk)
 }
 
 @group(0) @binding(0) var<storage, read> X4: array<vec4<f32>>;
 @group(0) @binding(0) var<storage, read> X1: array<f32>;
 @group(0) @binding(1) var<storage, read> cs: array<f32>;        // [μb | Σx²]
 @group(0) @binding(2) var<storage, read> meanA: array<f32>;     // μa (stats.mean before merge)
-@group(0) @binding(3) var<storage, read_write> m2: array<f32>;  // [K×K]
-@group(0) @binding(4) var<uniform> gp: GramParams;
+@group(0) @binding(3) var<storage, read_write> m2: array<f32>;   // M2 rows [rowA, …) × K
+@group(0) @binding(4) var<storage, read_write> m2b: array<f32>;  // M2 rows [rowB, …) × K
+@group(0) @binding(5) var<uniform> gp: GramParams;
 
 var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;  // [k][i]
 var<workgroup> Bs: array<vec4<f32>, BK * BM / 4u>;  // [k][j]
@@ -155,23 +165,25 @@ fn mergeTile(acc: ptr<function, array<vec4<f32>, ACC>>, gi0: u32, gj0: u32, mirr
         let jc = j + c;
         if (jc < K) {
           let g = v[c] + di * (cs[jc] - meanA[jc]) * gp.f;
-          m2[i * K + jc] += g;
-          if (mirror) { m2[jc * K + i] += g; }
+          m2[(i - gp.rowA) * K + jc] += g;
+          if (mirror) {
+            if (gp.pair != 0u) { m2b[(jc - gp.rowB) * K + i] += g; } else { m2[(jc - gp.rowA) * K + i] += g; }
+          }
         }
       }
     }
   }
 }
 
-// Grid: (blocks, blocks); only blocks with J ≥ I work. The early return depends only on the
-// workgroup id, so the barriers below stay in uniform control flow.
+// Grid: (tiles of block Q, tiles of block P); only tiles with J ≥ I work. The early return depends
+// only on the workgroup id and uniforms, so the barriers below stay in uniform control flow.
 @compute @workgroup_size(WG_X, WG_Y)
 fn gram_vec4(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let bi = wid.y; let bj = wid.x;
+  let bi = gp.ti0 + wid.y; let bj = gp.tj0 + wid.x;
   if (bj < bi) { return; }
   let i0 = bi * BM; let j0 = bj * BM;
   // Each thread always copies the same 4 columns (li % BM4) of every tile row it handles.
@@ -197,7 +209,7 @@ fn gram_scalar(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let bi = wid.y; let bj = wid.x;
+  let bi = gp.ti0 + wid.y; let bj = gp.tj0 + wid.x;
   if (bj < bi) { return; }
   let i0 = bi * BM; let j0 = bj * BM;
   let c4 = li % BM4;

@@ -183,10 +183,4 @@ describe('covariance', () => {
     expect(() => g.covAccumulate(sg, g.upload(new Float32Array(6), [2, 3]))).toThrow(/3 columns.*dim 4/);
     g.covFree(sg);
   });
-
-  it('names the sizes when the Gram matrix exceeds a storage binding', () => {
-    const g = gpu();
-    const dim = Math.ceil(Math.sqrt(g.ctx.limits.maxStorageBufferBindingSize / 4)) + 1;
-    expect(() => g.covInit(dim)).toThrow(new RegExp(`${dim}×${dim}.*MiB.*maxStorageBufferBindingSize`));
-  });
 });

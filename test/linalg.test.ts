@@ -268,3 +268,109 @@ describe('eigh', () => {
     expect(c.orth).toBe(0);
   });
 });
+
+describe('spectralSigmoid', () => {
+  /** A = Q·diag(λ)·Qᵀ (float64, Q random orthogonal) and the exact Z = Q·diag(σ(λ/mean λ))·Qᵀ. */
+  function psd(n: number, lambdas: number[], seed: number): { a: Float32Array; z: Float64Array } {
+    const g = randn(n * n, seed);
+    const q = new Float64Array(n * n); // columns orthonormalised (Gram–Schmidt, twice)
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) q[i * n + j] = g[i * n + j];
+      for (let pass = 0; pass < 2; pass++) {
+        for (let k = 0; k < j; k++) {
+          let d = 0;
+          for (let i = 0; i < n; i++) d += q[i * n + j] * q[i * n + k];
+          for (let i = 0; i < n; i++) q[i * n + j] -= d * q[i * n + k];
+        }
+      }
+      let nr = 0;
+      for (let i = 0; i < n; i++) nr += q[i * n + j] ** 2;
+      for (let i = 0; i < n; i++) q[i * n + j] /= Math.sqrt(nr);
+    }
+    const mean = lambdas.reduce((s, l) => s + l, 0) / n;
+    const w = lambdas.map((l) => 1 / (1 + Math.exp(-(mean > 0 ? l / mean : 0))));
+    const a = new Float32Array(n * n);
+    const z = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let sa = 0;
+        let sz = 0;
+        for (let m = 0; m < n; m++) {
+          const p = q[i * n + m] * q[j * n + m];
+          sa += p * lambdas[m];
+          sz += p * w[m];
+        }
+        a[i * n + j] = sa;
+        z[i * n + j] = sz;
+      }
+    }
+    return { a, z };
+  }
+  /** log-uniform spectrum over `spread`, one outlier `spread`× the largest, `zeros` exact zeros, times `scale`. */
+  function spectrum(n: number, spread: number, zeros: number, scale: number, seed: number): number[] {
+    const u = randn(n, seed);
+    const l = Array.from({ length: n }, (_, i) => scale * Math.exp(Math.log(spread) * (0.5 * Math.tanh(u[i]))));
+    if (n > 2) l[0] *= spread;
+    for (let i = 1; i <= zeros && i < n; i++) l[i] = 0;
+    return l;
+  }
+
+  const cases: [string, number, number, number, number][] = [
+    // what, n, spread, zeros, scale
+    ['1×1', 1, 1, 0, 3],
+    ['3×3 with a zero eigenvalue', 3, 10, 1, 1],
+    ['67×67, spread 1e3, entries ~1e5', 67, 1e3, 5, 1e5],
+    ['130×130 (not a tile multiple), spread 1e5 outlier', 130, 1e5, 0, 1],
+    ['172×172, rank-deficient, entries ~1e-3', 172, 100, 40, 1e-3],
+  ];
+  for (const [what, n, spread, zeros, scale] of cases) {
+    it(`${what}: GPU (products only) ≈ CPU (eigh) ≈ the definition`, async () => {
+      const { a, z } = psd(n, spectrum(n, spread, zeros, scale, 900 + n), 700 + n);
+      const w = randn(n * 3, 50 + n); // three probe vectors: ‖Z·w‖² is what the FFN score uses
+      for (const be of [gpu(), cpu] as Backend[]) {
+        const t = be.upload(a, [n, n]);
+        const out = await be.spectralSigmoid(t);
+        expect(out.shape).toEqual([n, n]);
+        const got = await be.read(out);
+        be.free(t);
+        be.free(out);
+        // Entries are in [-1, 1]; fp32 products over ~25 steps, the expm1 doubling keeps errors
+        // relative (measured ≤ 2e-6 on these cases). An eigh of A in fp32 costs the same order.
+        let worst = 0;
+        for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(got[i] - z[i]));
+        expect(worst, `${be.kind} max |Z − Z_exact|`).toBeLessThan(2e-5);
+        for (let v = 0; v < 3; v++) {
+          let exact = 0;
+          let mine = 0;
+          for (let i = 0; i < n; i++) {
+            let e = 0;
+            let m = 0;
+            for (let j = 0; j < n; j++) {
+              e += z[i * n + j] * w[v * n + j];
+              m += got[i * n + j] * w[v * n + j];
+            }
+            exact += e * e;
+            mine += m * m;
+          }
+          expect(Math.abs(mine / exact - 1), `${be.kind} ‖Z·w‖²`).toBeLessThan(5e-5);
+        }
+      }
+    });
+  }
+
+  it('an all-zero matrix gives ½·I; non-finite or negative-trace input is an error on both backends', async () => {
+    for (const be of [gpu(), cpu] as Backend[]) {
+      const n = 4;
+      const zero = be.upload(new Float32Array(n * n), [n, n]);
+      const z = await be.spectralSigmoid(zero);
+      expect(Array.from(await be.read(z))).toEqual([0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5]);
+      const bad = new Float32Array(n * n);
+      bad[5] = Number.NaN;
+      await expect(be.spectralSigmoid(be.upload(bad, [n, n]))).rejects.toThrow(/spectralSigmoid: the 4×4 matrix has non-finite entries/);
+      const neg = new Float32Array(n * n);
+      neg[0] = -1;
+      await expect(be.spectralSigmoid(be.upload(neg, [n, n]))).rejects.toThrow(/negative trace/);
+      await expect(be.spectralSigmoid(be.upload(new Float32Array(6), [2, 3]))).rejects.toThrow(/square/);
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // per-group outputs / hidden activations (the way the reference code does it), where the
 // statistics route is fed fp32 moments of the same data — as the GPU orchestrator will.
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/kernels/backend.js';
 import { layerRatios, unitsToPrune } from '../src/prune/ratios.js';
 import {
   groupColumns,
@@ -14,7 +15,10 @@ import {
 import { channelScores, eigenWeights, outputCovariance, selectChannels } from '../src/prune/channels.js';
 import { regressionFromCov } from '../src/prune/regression.js';
 import { roundHalfEven } from '../src/prune/stats-math.js';
-import { rng } from './helpers.js';
+import { weightedDownNorms } from '../src/prune/products.js';
+import { rng, useBackends } from './helpers.js';
+
+const { gpu, cpu } = useBackends();
 
 // ---------- deterministic data ----------
 
@@ -484,6 +488,26 @@ describe('FFN channels (section 5)', () => {
     // Scale invariance of C_Y: the population covariance gives the same scores.
     const eigPop = jacobiEigen(CY.map((v) => v / M), D);
     expectRelClose(channelScores({ ...args, eigValues: eigPop.values, eigVectors: eigPop.vectors }), got, 1e-9, 'score(C_Y/M)');
+  });
+
+  it('the matrix-function route (spectralSigmoid, ‖Z·w_k‖², no eigenvectors) gives the same scores on GPU and CPU', async () => {
+    const ref = bruteScores();
+    const sx = moments(X, M, D);
+    const sh = moments(Hh, M, F);
+    const wd32 = Float32Array.from(wd);
+    const CY = Float32Array.from(outputCovariance(wd32, D, F, sh.m2));
+    for (const be of [gpu(), cpu] as Backend[]) {
+      const t = be.upload(CY, [D, D]);
+      const z = await be.spectralSigmoid(t);
+      const downQuad = await weightedDownNorms(be, wd32, D, F, z);
+      be.free(t);
+      be.free(z);
+      const got = channelScores({
+        wGate: Float32Array.from(wg), wUp: Float32Array.from(wu), wDown: wd32, D, F,
+        inputSumsq: sx.sumsq, hiddenSumsq: sh.sumsq, downQuad,
+      });
+      expectRelClose(got, ref, 1e-4, `score(${be.kind} matrix function)`);
+    }
   });
 
   it('eigen weights: all-zero spectrum gives 0.5, no NaN', () => {

@@ -89,4 +89,11 @@ export interface Backend<T extends Tensor = Tensor> {
   choleskySolve(l: T, b: T): T;
   /** Symmetric eigendecomposition: eigenvalues [n] (ascending) and eigenvectors as columns of V [n×n]. */
   eigh(a: T): { values: T; vectors: T };
+  /**
+   * σ(A/μ) as a matrix function, μ = mean |eigenvalue|: V·diag(sigmoid(|λ|/μ))·Vᵀ for a symmetric
+   * positive semi-definite A [n×n] (a covariance); an all-zero A gives ½·I. SlimLLM's FFN score
+   * needs Σ_m ⟨w, v_m⟩²·sigmoid(|λ_m|/μ)² = ‖Z·w‖² with Z this matrix. CPU: through eigh; GPU:
+   * products only (no eigendecomposition). Async: the GPU reads the trace and norm to scale its series.
+   */
+  spectralSigmoid(a: T): Promise<T>;
 }

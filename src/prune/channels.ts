@@ -93,8 +93,8 @@ export interface ChannelScoreArgs {
   inputSumsq: Vec;
   /** [F] column sums of squares of Hh (uncentred): m_k = sqrt(hiddenSumsq_k). */
   hiddenSumsq: Vec;
-  /** [D] eigenvalues of C_Y (any order, any positive scale of C_Y). */
-  eigValues: Vec;
+  /** [D] eigenvalues of C_Y (any order, any positive scale of C_Y). Needed unless downQuad is given. */
+  eigValues?: Vec;
   /** [D × D] row-major, eigenvector m is COLUMN m (V[i,m] at i·D + m); signs are irrelevant. Needed unless downProj is given. */
   eigVectors?: Vec;
   /**
@@ -102,6 +102,11 @@ export interface ChannelScoreArgs {
    * and the F·D² product is skipped.
    */
   downProj?: Vec;
+  /**
+   * Optional precomputed ‖P[k,:]‖² [F] = ‖Z·W_down[:,k]‖² with Z = spectralSigmoid(C_Y) (the
+   * backend's matrix function); when given, no eigen-decomposition input is needed.
+   */
+  downQuad?: Vec;
 }
 
 /**
@@ -110,7 +115,7 @@ export interface ChannelScoreArgs {
  * Returns Float64Array [F].
  */
 export function channelScores(args: ChannelScoreArgs): Float64Array {
-  const { wGate, wUp, wDown, D, F, inputSumsq, hiddenSumsq, eigValues, eigVectors } = args;
+  const { wGate, wUp, wDown, D, F, inputSumsq, hiddenSumsq } = args;
   assertDim('D', D);
   assertDim('F', F);
   assertLength('wGate', wGate, F * D);
@@ -118,6 +123,32 @@ export function channelScores(args: ChannelScoreArgs): Float64Array {
   assertLength('wDown', wDown, D * F);
   assertLength('inputSumsq', inputSumsq, D);
   assertLength('hiddenSumsq', hiddenSumsq, F);
+  const quad = args.downQuad ?? eigenQuad(args);
+  assertLength('downQuad', quad, F);
+
+  const nrm = new Float64Array(D);
+  for (let j = 0; j < D; j++) nrm[j] = Math.sqrt(Math.max(0, inputSumsq[j]));
+  const scores = new Float64Array(F);
+  for (let k = 0; k < F; k++) {
+    const row = k * D;
+    let g2 = 0;
+    let u2 = 0;
+    for (let j = 0; j < D; j++) {
+      const gj = wGate[row + j] * nrm[j];
+      const uj = wUp[row + j] * nrm[j];
+      g2 += gj * gj;
+      u2 += uj * uj;
+    }
+    const mk = Math.sqrt(Math.max(0, hiddenSumsq[k]));
+    scores[k] = Math.sqrt(g2) + Math.sqrt(u2) + mk * Math.sqrt(Math.max(0, quad[k]));
+  }
+  return scores;
+}
+
+/** ‖P[k,:]‖² = Σ_m ⟨W_down[:,k], V[:,m]⟩²·w_m² from an eigendecomposition (the reference route). */
+function eigenQuad(args: ChannelScoreArgs): Float64Array {
+  const { wDown, D, F, eigValues, eigVectors } = args;
+  if (!eigValues) throw new Error('channelScores: give downQuad, or eigValues with eigVectors or downProj');
   assertLength('eigValues', eigValues, D);
   let proj = args.downProj;
   if (!proj) {
@@ -125,30 +156,14 @@ export function channelScores(args: ChannelScoreArgs): Float64Array {
     proj = downProjections(wDown, D, F, eigVectors);
   }
   assertLength('downProj', proj, F * D);
-
-  const nrm = new Float64Array(D);
-  for (let j = 0; j < D; j++) nrm[j] = Math.sqrt(Math.max(0, inputSumsq[j]));
   const w = eigenWeights(eigValues);
-  const w2 = w.map((x) => x * x);
-
-  const scores = new Float64Array(F);
+  const quad = new Float64Array(F);
   for (let k = 0; k < F; k++) {
-    const row = k * D;
-    let g2 = 0;
-    let u2 = 0;
     let p2 = 0;
-    for (let j = 0; j < D; j++) {
-      const gj = wGate[row + j] * nrm[j];
-      const uj = wUp[row + j] * nrm[j];
-      g2 += gj * gj;
-      u2 += uj * uj;
-      const pr = proj[row + j]; // m index shares the loop: proj is [F × D]
-      p2 += pr * pr * w2[j];
-    }
-    const mk = Math.sqrt(Math.max(0, hiddenSumsq[k]));
-    scores[k] = Math.sqrt(g2) + Math.sqrt(u2) + mk * Math.sqrt(p2);
+    for (let m = 0; m < D; m++) p2 += proj[k * D + m] ** 2 * w[m] * w[m];
+    quad[k] = p2;
   }
-  return scores;
+  return quad;
 }
 
 export interface ChannelSelection {

@@ -84,11 +84,17 @@ export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: Float32
   return cy;
 }
 
-/** W_downᵀ·V [F × D] from the eigenvectors (columns of V). */
-export async function downProjections<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, vectors: T): Promise<Float32Array> {
-  const vt = transpose(await b.read(vectors), D, D); // rows of vt are eigenvectors
-  const vtT = b.upload(vt, [D, D]);
-  const out = await product(b, transpose(wDown, D, F), [F, D], vtT); // Wdᵀ·(Vᵀ)ᵀ = Wdᵀ·V
-  b.free(vtT);
+/**
+ * ‖Z·W_down[:,k]‖² for every channel k [F], with Z = spectralSigmoid(C_Y) on the device: equals
+ * Σ_m ⟨W_down[:,k], v_m⟩²·sigmoid(|λ_m|/mean|λ|)², the FFN score's eigen term, without eigenvectors.
+ */
+export async function weightedDownNorms<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, z: T): Promise<Float64Array> {
+  const q = await product(b, transpose(wDown, D, F), [F, D], z); // W_downᵀ·Zᵀ = W_downᵀ·Z [F × D]
+  const out = new Float64Array(F);
+  for (let k = 0; k < F; k++) {
+    let s = 0;
+    for (let j = 0; j < D; j++) s += q[k * D + j] * q[k * D + j];
+    out[k] = s;
+  }
   return out;
 }

@@ -4,7 +4,7 @@ import type { Tensor } from '../kernels/backend.js';
 import { channelScores, selectChannels } from './channels.js';
 import { groupCrossCovFromProducts, selectHeadGroupsFromCrossCov } from './heads.js';
 import { outputProjection, type ModuleContext, type PruningMethod, type Recovery, type Selection } from './module.js';
-import { downProjections, headBlockProducts, outputCovariance, regressionProducts } from './products.js';
+import { headBlockProducts, outputCovariance, regressionProducts, weightedDownNorms } from './products.js';
 import { regressionFromCov } from './regression.js';
 
 export interface SlimLLMOptions {
@@ -26,19 +26,19 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
       }
       const F = units;
       if (!ctx.inputSumsq) throw new Error('slimllm: MLP scoring needs the input column norms');
-      const { values, downProj } = await ctx.timer.time('eigen', async () => {
+      // The eigen term as a matrix function of C_Y (no eigendecomposition on the GPU).
+      const downQuad = await ctx.timer.time('eigen', async () => {
         const cy = outputCovariance(b, w, D, F, ctx.stats.m2);
-        const eig = b.eigh(cy);
+        const z = await b.spectralSigmoid(cy);
         b.free(cy);
-        const res = { values: await b.read(eig.values), downProj: await downProjections(b, w, D, F, eig.vectors) };
-        b.free(eig.values);
-        b.free(eig.vectors);
-        return res;
+        const q = await weightedDownNorms(b, w, D, F, z);
+        b.free(z);
+        return q;
       });
       const scores = channelScores({
         wGate: ctx.w.wGate, wUp: ctx.w.wUp, wDown: w, D, F,
         inputSumsq: ctx.inputSumsq, hiddenSumsq: ctx.stats.sumsq,
-        eigValues: values, downProj,
+        downQuad,
       });
       const sel = selectChannels(scores, ctx.nPrune, o.keepLowest);
       return { kept: sel.kept, bounded: sel.bounded };

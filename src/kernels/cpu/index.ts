@@ -6,6 +6,7 @@ import { attention, rope, rmsnorm } from './transformer.js';
 import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { cholesky, choleskySolve, eigh } from './linalg.js';
 import { linear } from './linear.js';
+import { spectralSigmoid } from './matfun.js';
 import { CpuTensor } from './tensor.js';
 
 export { CpuTensor };
@@ -67,5 +68,8 @@ export class CpuBackend implements Backend<CpuTensor> {
   }
   eigh(a: CpuTensor): { values: CpuTensor; vectors: CpuTensor } {
     return eigh(a);
+  }
+  async spectralSigmoid(a: CpuTensor): Promise<CpuTensor> {
+    return spectralSigmoid(a);
   }
 }

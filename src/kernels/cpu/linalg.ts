@@ -90,15 +90,21 @@ export function choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
  */
 export function eigh(a: CpuTensor): { values: CpuTensor; vectors: CpuTensor } {
   const n = squareOrder(a, 'eigh');
-  if (n === 0) return { values: CpuTensor.zeros([0]), vectors: CpuTensor.zeros([0, 0]) };
-  const A = a.data;
+  const { values, vectors } = eighF64(a.data, n);
+  return { values: new CpuTensor(Float32Array.from(values), [n]), vectors: new CpuTensor(Float32Array.from(vectors), [n, n]) };
+}
+
+/** eigh in float64: eigenvalues ascending, eigenvector m in column m of the row-major V. */
+export function eighF64(A: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
   const V = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V[i * n + j] = 0.5 * (A[i * n + j] + A[j * n + i]);
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  tred2(n, V, d, e);
-  tql2(n, V, d, e);
-  return { values: new CpuTensor(Float32Array.from(d), [n]), vectors: new CpuTensor(Float32Array.from(V), [n, n]) };
+  if (n > 0) {
+    tred2(n, V, d, e);
+    tql2(n, V, d, e);
+  }
+  return { values: d, vectors: V };
 }
 
 /** Householder reduction to tridiagonal form (d: diagonal, e: sub-diagonal); V accumulates Q. */

@@ -1,6 +1,7 @@
 // Streaming column covariance on the GPU (shaders/covariance.wgsl). Everything stays on the device:
 // per chunk, column statistics → centred Gram with the Chan merge fused into its epilogue → new
-// mean and Σx². Only the row count lives in JS.
+// mean and Σx². Only the row count lives in JS. M2 larger than one storage binding (a 7B FFN's
+// 11008² is 485 MB) is updated in row blocks, one Gram dispatch per pair of blocks.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../cpu/tensor.js';
@@ -10,41 +11,76 @@ export const COVARIANCE_SHADERS: string[] = ['covariance'];
 
 const MiB = 1024 * 1024;
 
-function zeroFill(ctx: GpuContext, t: GpuTensor): void {
-  if (t.size === 0) return;
-  const groups = Math.ceil(t.size / 256);
-  const gx = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
-  const gy = Math.ceil(groups / gx);
-  ctx.dispatch(ctx.pipeline('covariance', 'zero'), [t.buffer], { u32: [t.size, gx * 256] }, [gx, gy]);
+/** Test hooks of covAccumulate; production code passes nothing. */
+export interface CovOptions extends MatmulOptions {
+  /** Pretend M2 bindings are at most this many bytes (exercises the row-block Gram update). */
+  maxM2BindingBytes?: number;
 }
 
-export function covInit(ctx: GpuContext, dim: number): CovStats<GpuTensor> {
+/** "485.0 MiB", or "4096 B" below 1 MiB (pretend limits in tests). */
+export function formatBytes(bytes: number): string {
+  return bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} B`;
+}
+
+/** Zeroes a tensor, one dispatch per binding-sized range (M2 may exceed one binding). */
+function zeroFill(ctx: GpuContext, t: GpuTensor, maxBind: number): void {
+  if (t.size === 0) return;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const per = (Math.floor(maxBind / align) * align) / 4; // elements per range, aligned offsets
+  if (per < 1) throw new Error(`zeroFill: a ${maxBind}-byte storage binding is below the ${align}-byte offset alignment`);
+  const pipeline = ctx.pipeline('covariance', 'zero');
+  for (let e0 = 0; e0 < t.size; e0 += per) {
+    const n = Math.min(per, t.size - e0);
+    const groups = Math.ceil(n / 256);
+    const gx = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+    const gy = Math.ceil(groups / gx);
+    ctx.dispatch(pipeline, [{ buffer: t.buffer, offset: e0 * 4, size: n * 4 }], { u32: [n, gx * 256] }, [gx, gy]);
+  }
+}
+
+export function covInit(ctx: GpuContext, dim: number, opts: { maxBindingBytes?: number } = {}): CovStats<GpuTensor> {
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`covInit: dim must be a positive integer, got ${dim}`);
-  const maxBind = ctx.limits.maxStorageBufferBindingSize;
-  if (dim * dim * 4 > maxBind) {
+  const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  let m2: GpuTensor;
+  try {
+    m2 = ctx.tensor([dim, dim]);
+  } catch (e) {
+    // Only maxBufferSize limits M2: above a binding it is processed in row blocks.
+    throw new Error(`covInit: the ${dim}×${dim} f32 Gram matrix (${formatBytes(dim * dim * 4)}) cannot be allocated: ${(e as Error).message}`);
+  }
+  const stats: CovStats<GpuTensor> = { dim, count: 0, mean: ctx.tensor([dim]), m2, sumsq: ctx.tensor([dim]) };
+  zeroFill(ctx, stats.mean, maxBind);
+  zeroFill(ctx, stats.m2, maxBind);
+  zeroFill(ctx, stats.sumsq, maxBind);
+  return stats;
+}
+
+/**
+ * First rows of the M2 row blocks bound per Gram dispatch ([0] when M2 fits one binding). Blocks
+ * are whole Gram tiles (no workgroup straddles two) with offsets on the storage alignment.
+ */
+export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind: number): number[] {
+  if (K * K * 4 <= maxBind) return [0];
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  let step = tile;
+  while ((step * K * 4) % align !== 0) step += tile;
+  const rows = Math.floor(maxBind / (K * 4) / step) * step;
+  if (rows < step) {
     throw new Error(
-      `covInit: a ${dim}×${dim} f32 Gram matrix is ${((dim * dim * 4) / MiB).toFixed(1)} MiB, over the device's ` +
-        `maxStorageBufferBindingSize of ${(maxBind / MiB).toFixed(1)} MiB (splitting it is not implemented)`,
+      `covAccumulate: ${step} rows of the ${K}×${K} Gram matrix (${formatBytes(step * K * 4)}) do not fit a ` +
+        `${formatBytes(maxBind)} storage binding`,
     );
   }
-  const stats: CovStats<GpuTensor> = {
-    dim,
-    count: 0,
-    mean: ctx.tensor([dim]),
-    m2: ctx.tensor([dim, dim]),
-    sumsq: ctx.tensor([dim]),
-  };
-  zeroFill(ctx, stats.mean);
-  zeroFill(ctx, stats.m2);
-  zeroFill(ctx, stats.sumsq);
-  return stats;
+  const starts: number[] = [];
+  for (let r = 0; r < K; r += rows) starts.push(r);
+  return starts;
 }
 
 export function covAccumulate(
   ctx: GpuContext,
   stats: CovStats<GpuTensor>,
   x: GpuTensor,
-  opts: MatmulOptions = {},
+  opts: CovOptions = {},
 ): void {
   const [M, K] = dims2(x);
   if (K !== stats.dim) {
@@ -59,7 +95,7 @@ export function covAccumulate(
       const n = Math.min(rows, M - r0);
       const xc = ctx.tensor([n, K]);
       ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
-      covAccumulate(ctx, stats, xc, { config: opts.config });
+      covAccumulate(ctx, stats, xc, { config: opts.config, maxM2BindingBytes: opts.maxM2BindingBytes });
       ctx.free(xc);
     }
     return;
@@ -77,16 +113,34 @@ export function covAccumulate(
   if (blocks > ctx.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`covAccumulate: dim ${K} needs ${blocks}² workgroups, over the device limit`);
   }
+  const m2Max = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxM2BindingBytes ?? Infinity);
+  const starts = gramRowBlocks(ctx, K, tile, m2Max);
 
   // cs = [chunk mean | chunk Σx²]
   const cs = ctx.tensor([2 * K]);
   ctx.dispatch(ctx.pipeline('covariance', 'colstats'), [x.buffer, cs.buffer], { u32: [M, K] }, [Math.ceil(K / 64)]);
-  ctx.dispatch(
-    ctx.pipeline('covariance', K % 4 === 0 ? 'gram_vec4' : 'gram_scalar', matmulConstants(cfg)),
-    [x.buffer, cs.buffer, stats.mean.buffer, stats.m2.buffer],
-    { u32: [M, K], f32: [(na * nb) / n] },
-    [blocks, blocks],
-  );
+  const gram = ctx.pipeline('covariance', K % 4 === 0 ? 'gram_vec4' : 'gram_scalar', matmulConstants(cfg));
+  // The mirror binding m2b is only written for P ≠ Q; otherwise it gets this never-touched stand-in.
+  const dummy = ctx.tensor([1]);
+  const f = (na * nb) / n;
+  const range = (b: number) => {
+    const r0 = starts[b];
+    const rows = (starts[b + 1] ?? K) - r0;
+    return { r0, rows, bind: { buffer: stats.m2.buffer, offset: r0 * K * 4, size: rows * K * 4 } };
+  };
+  for (let p = 0; p < starts.length; p++) {
+    const P = range(p);
+    for (let q = p; q < starts.length; q++) {
+      const Q = range(q);
+      const pair = q !== p;
+      ctx.dispatch(
+        gram,
+        [x.buffer, cs.buffer, stats.mean.buffer, P.bind, pair ? Q.bind : { buffer: dummy.buffer, size: 4 }],
+        { u32: [M, K, P.r0 / tile, Q.r0 / tile, P.r0, Q.r0, pair ? 1 : 0], f32: [f] },
+        [Math.ceil(Q.rows / tile), Math.ceil(P.rows / tile)],
+      );
+    }
+  }
   ctx.dispatch(
     ctx.pipeline('covariance', 'finalize'),
     [cs.buffer, stats.mean.buffer, stats.sumsq.buffer],
@@ -94,5 +148,6 @@ export function covAccumulate(
     [Math.ceil(K / 64)],
   );
   ctx.free(cs);
+  ctx.free(dummy);
   stats.count = n;
 }

@@ -1,5 +1,6 @@
 // GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+import { formatBytes } from './covariance.js';
 import { flatGrid, rowsCols } from './grid.js';
 
 export const ELEMENTWISE_SHADERS = ['elementwise', 'rowreduce', 'gather', 'sum'];
@@ -38,6 +39,7 @@ export function nll(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor): Gpu
   return y;
 }
 
+/** A buffer copy, not a binding: works at any size (e.g. rows of a 485 MB M2). */
 export function sliceRows(ctx: GpuContext, x: GpuTensor, start: number, count: number): GpuTensor {
   const [rows, cols] = rowsCols(x);
   if (start < 0 || count < 0 || start + count > rows) throw new Error(`sliceRows: [${start}, ${start + count}) outside ${rows} rows`);
@@ -46,12 +48,58 @@ export function sliceRows(ctx: GpuContext, x: GpuTensor, start: number, count: n
   return y;
 }
 
-export function gatherColumns(ctx: GpuContext, x: GpuTensor, cols: readonly number[]): GpuTensor {
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * y = x[:, cols]. X and Y (e.g. a 485 MB M2 and its kept columns) may exceed one storage binding:
+ * they are then bound in row ranges whose offsets meet the storage alignment, one dispatch each.
+ * `opts.maxBindingBytes` pretends a smaller binding limit (test hook).
+ */
+export function gatherColumns(
+  ctx: GpuContext,
+  x: GpuTensor,
+  cols: readonly number[],
+  opts: { maxBindingBytes?: number } = {},
+): GpuTensor {
   const [rows, K] = rowsCols(x);
   for (const c of cols) if (!(c >= 0 && c < K)) throw new Error(`gatherColumns: column ${c} outside ${K}`);
-  const idx = ctx.upload(Float32Array.from(cols), [cols.length]);
-  const y = ctx.tensor([rows, cols.length]);
-  ctx.dispatch(ctx.pipeline('gather'), [x.buffer, idx.buffer, y.buffer], { u32: [rows, K, cols.length] }, flatGrid(ctx, rows * cols.length, 256));
+  const n = cols.length;
+  const y = ctx.tensor([rows, n]);
+  if (rows === 0 || n === 0) return y;
+  const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  let chunk = rows;
+  if (rows * Math.max(K, n) * 4 > maxBind) {
+    const align = ctx.limits.minStorageBufferOffsetAlignment;
+    // Smallest row count whose X and Y byte sizes are both multiples of the alignment.
+    const sx = align / gcd(K * 4, align);
+    const sy = align / gcd(n * 4, align);
+    const step = (sx * sy) / gcd(sx, sy);
+    chunk = Math.floor(maxBind / (Math.max(K, n) * 4) / step) * step;
+    if (chunk < step) {
+      throw new Error(
+        `gatherColumns: ${step} rows of x [${x.shape}] gathered to ${n} columns ` +
+          `(${formatBytes(step * Math.max(K, n) * 4)}) do not fit a ${formatBytes(maxBind)} storage binding`,
+      );
+    }
+  }
+  const idx = ctx.upload(Float32Array.from(cols), [n]);
+  const pipeline = ctx.pipeline('gather');
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const r = Math.min(chunk, rows - r0);
+    ctx.dispatch(
+      pipeline,
+      [
+        { buffer: x.buffer, offset: r0 * K * 4, size: r * K * 4 },
+        { buffer: idx.buffer, size: n * 4 },
+        { buffer: y.buffer, offset: r0 * n * 4, size: r * n * 4 },
+      ],
+      { u32: [r, K, n] },
+      flatGrid(ctx, r * n, 256),
+    );
+  }
   ctx.free(idx);
   return y;
 }

@@ -5,6 +5,7 @@ import { COVARIANCE_SHADERS, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_SHADERS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_SHADERS, cholesky, choleskySolve, eigh } from './linalg.js';
 import { LINEAR_SHADERS, linear } from './linear.js';
+import { MATFUN_SHADERS, spectralSigmoid } from './matfun.js';
 import { TRANSFORMER_SHADERS, attention, rmsnorm, rope } from './transformer.js';
 
 export type { GpuTensor };
@@ -21,6 +22,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       ...ELEMENTWISE_SHADERS,
       ...TRANSFORMER_SHADERS,
       ...LINALG_SHADERS,
+      ...MATFUN_SHADERS,
     ]);
     return new GpuBackend(c);
   }
@@ -92,5 +94,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   eigh(a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
     return eigh(this.ctx, a);
+  }
+  spectralSigmoid(a: GpuTensor): Promise<GpuTensor> {
+    return spectralSigmoid(this.ctx, a);
   }
 }

@@ -1,0 +1,36 @@
+// CPU twin of the GPU matrix function (src/kernels/gpu/matfun.ts): the definition itself, through
+// the float64 eigendecomposition — exact, and on the CPU cheaper than the GPU's ~25 products.
+import { eighF64 } from './linalg.js';
+import { CpuTensor } from './tensor.js';
+
+/** See Backend.spectralSigmoid. */
+export function spectralSigmoid(a: CpuTensor): CpuTensor {
+  const n = a.shape[0];
+  if (a.shape.length !== 2 || a.shape[1] !== n) throw new Error(`spectralSigmoid: expected a square matrix, got [${a.shape}]`);
+  for (let i = 0; i < a.data.length; i++) {
+    if (!Number.isFinite(a.data[i])) throw new Error(`spectralSigmoid: the ${n}×${n} matrix has non-finite entries`);
+  }
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += a.data[i * n + i];
+  if (trace < 0) throw new Error(`spectralSigmoid: the ${n}×${n} matrix has a negative trace (${trace}); it must be positive semi-definite`);
+  const { values, vectors: V } = eighF64(a.data, n);
+  let meanAbs = 0;
+  for (const l of values) meanAbs += Math.abs(l);
+  meanAbs /= Math.max(1, n);
+  // All eigenvalues 0: the ratio is taken as 0, σ(0) = ½ (as channels.eigenWeights).
+  const w = values.map((l) => 1 / (1 + Math.exp(-(meanAbs > 0 ? Math.abs(l) / meanAbs : 0))));
+  // Z = V·diag(w)·Vᵀ, upper triangle then mirrored.
+  const out = new Float32Array(n * n);
+  const vw = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let m = 0; m < n; m++) vw[m] = V[i * n + m] * w[m];
+    for (let j = i; j < n; j++) {
+      let s = 0;
+      const row = j * n;
+      for (let m = 0; m < n; m++) s += vw[m] * V[row + m];
+      out[i * n + j] = s;
+      out[j * n + i] = s;
+    }
+  }
+  return new CpuTensor(out, [n, n]);
+}
