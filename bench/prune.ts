@@ -1,7 +1,7 @@
 // End-to-end pruning benchmark: SlimLLM on a synthetic checkpoint with real Llama shapes, GPU vs
 // CPU in one invocation.
 //
-//   npm run build && npm run bench:prune -- --shape tinyllama --layers 1 --samples 32 --seq-len 128 --device both
+//   npm run build && npm run bench:prune -- --shape tinyllama --layers 1 --samples 32 --seq-len 128 --device both [--layer-store disk|memory]
 //
 // The parent generates the model (f16 safetensors in a temp folder, removed at the end) and the
 // seeded calibration ids, then runs every measurement in a fresh child process, one at a time:
@@ -20,9 +20,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBackend, CpuBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
+import { createBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
 import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
+import { diskLayerStore, memoryLayerStore } from '../src/prune/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
 import { regressionRecovery, slimllmMethod } from '../src/prune/slimllm.js';
 import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, round1, RssPeak, rssMB } from './common.js';
@@ -42,64 +43,26 @@ export interface ChildJob {
   writeDir: string;
   /** No progress lines on stderr. */
   quiet?: boolean;
-  /** 'cpu': the GPU run does its eigendecompositions on the host (see instrument). */
-  eigh?: 'device' | 'cpu';
+  /** 'memory': keep pruned layers in memory instead of the default disk store (memory comparisons). */
+  layerStore?: 'disk' | 'memory';
 }
 
 /**
- * The backend as the benchmark runs it: `b` itself, plus two things pruneModel cannot see.
- *
- * 1. Statistics wait. pruneModel's 'statistics' phase times the *encoding* of the covariance
- *    updates; on the GPU the work runs asynchronously and is waited for by the first read of the
- *    statistics (their column means), which happens outside every phase ('other'). The time spent
- *    in those reads is counted here and moved to 'statistics' (on the CPU it is ~0).
- * 2. Host eigh (`hostEigh`): `eigh` runs on the host CPU (float64 Householder + QL, the CPU twin's
- *    kernel) while everything else stays on `b` — a diagnostic for the GPU path, whose
- *    parallel-Jacobi eigh dominates on lavapipe. `eigh` copies its input on the device and returns
- *    placeholder tensors; the first `read` of either placeholder reads the copy back and
- *    decomposes it. Only `read` and `free` accept the placeholders — exactly what slimllm's MLP
- *    scoring does with them.
+ * The backend as the benchmark runs it: `b` itself, plus the statistics wait. pruneModel's
+ * 'statistics' phase times the *encoding* of the covariance updates; on the GPU the work runs
+ * asynchronously and is waited for by the first read of the statistics (their column means),
+ * which happens outside every phase ('other'). The time spent in those reads is counted here and
+ * moved to 'statistics' (on the CPU it is ~0).
  */
-export function instrument<T extends Tensor>(b: Backend<T>, hostEigh: boolean): { backend: Backend<T>; statsWaitMs: () => number } {
-  const cpu = new CpuBackend();
-  interface Job {
-    n: number;
-    input: T | null;
-    out?: { values: Float32Array; vectors: Float32Array };
-    done?: Promise<void>;
-  }
-  const fakes = new Map<object, { job: Job; role: 'values' | 'vectors' }>();
+export function instrument<T extends Tensor>(b: Backend<T>): { backend: Backend<T>; statsWaitMs: () => number } {
   const statMeans = new WeakSet<object>();
   let statsWait = 0;
-  const solve = (job: Job): Promise<void> =>
-    (job.done ??= (async () => {
-      const a = await b.read(job.input!);
-      b.free(job.input!);
-      job.input = null;
-      const e = cpu.eigh(cpu.upload(a, [job.n, job.n]));
-      job.out = { values: e.values.data, vectors: e.vectors.data };
-    })());
-  const eigh = (a: T): { values: T; vectors: T } => {
-    if (!hostEigh) return b.eigh(a);
-    const n = a.shape[0];
-    const job: Job = { n, input: b.sliceRows(a, 0, n) };
-    const values = { shape: [n], size: n } as unknown as T;
-    const vectors = { shape: [n, n], size: n * n } as unknown as T;
-    fakes.set(values, { job, role: 'values' });
-    fakes.set(vectors, { job, role: 'vectors' });
-    return { values, vectors };
-  };
   const covInit = (dim: number) => {
     const st = b.covInit(dim);
     statMeans.add(st.mean);
     return st;
   };
   const read = async (t: T): Promise<Float32Array> => {
-    const f = fakes.get(t);
-    if (f) {
-      await solve(f.job);
-      return f.job.out![f.role];
-    }
     if (!statMeans.has(t)) return b.read(t);
     const t0 = performance.now();
     try {
@@ -108,16 +71,7 @@ export function instrument<T extends Tensor>(b: Backend<T>, hostEigh: boolean): 
       statsWait += performance.now() - t0;
     }
   };
-  const free = (t: T): void => {
-    const f = fakes.get(t);
-    if (!f) return b.free(t);
-    fakes.delete(t);
-    if (f.job.input && ![...fakes.values()].some((x) => x.job === f.job)) {
-      b.free(f.job.input);
-      f.job.input = null;
-    }
-  };
-  const overrides: Record<string, unknown> = { eigh, read, free, covInit };
+  const overrides: Record<string, unknown> = { read, covInit };
   const backend = new Proxy(b, {
     get(target, prop) {
       if (typeof prop === 'string' && prop in overrides) return overrides[prop];
@@ -160,7 +114,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const mem = new RssPeak(50);
   const src = openHf(job.model);
   const dev = await createBackend(job.device);
-  const inst = instrument(dev, job.eigh === 'cpu' && job.device === 'gpu');
+  const inst = instrument(dev);
   const b = inst.backend;
   const ctx = 'ctx' in dev ? (dev as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
   const tag = `[${job.device}]`;
@@ -184,6 +138,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
       recovery: regressionRecovery,
       ratios: { kind: 'layer-based' as const, p: job.p, K: L, alpha: job.alpha },
       batchRows: job.batchRows,
+      layerStore: job.layerStore === 'memory' ? memoryLayerStore() : diskLayerStore(),
     };
     const out = await pruneModel(b, src, calib, run, onProgress);
     report = out.report;
@@ -192,7 +147,11 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     dev.dispose();
     if (!job.quiet) log(`${tag} pruned in ${(report.timeMs.total / 1000).toFixed(1)} s; writing`);
     const tw = performance.now();
-    saveModel(out.model, job.writeDir, { dtype: 'F16' });
+    try {
+      saveModel(out.model, job.writeDir, { dtype: 'F16' });
+    } finally {
+      out.model.close();
+    }
     writeMs = performance.now() - tw;
     fs.rmSync(job.writeDir, { recursive: true, force: true });
   } finally {
@@ -301,9 +260,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const f = parseFlags(argv, {
     shape: 'string', layers: 'string', samples: 'string', 'seq-len': 'string', device: 'string', reps: 'string',
-    seed: 'string', p: 'string', alpha: 'string', 'batch-rows': 'string', model: 'string', trace: 'boolean', eigh: 'string',
+    seed: 'string', p: 'string', alpha: 'string', 'batch-rows': 'string', model: 'string', trace: 'boolean', 'layer-store': 'string',
   });
-  const eigh = choiceFlag(f.eigh, 'eigh', ['device', 'cpu'] as const, 'device');
+  const layerStore = choiceFlag(f['layer-store'], 'layer-store', ['disk', 'memory'] as const, 'disk');
   const shape = choiceFlag<ShapeName>(f.shape, 'shape', SHAPES, 'tinyllama');
   const layers = intFlag(f.layers, 'layers', 1);
   const samples = intFlag(f.samples, 'samples', 32);
@@ -351,12 +310,12 @@ async function main(argv: string[]): Promise<void> {
     for (let k = 0; k < reps; k++) {
       for (const device of devices) {
         log(`--- ${device}, rep ${k + 1}/${reps}: ${samples} × ${seqLen} tokens, p = ${p}, K = ${nLayers}`);
-        const res = await runChild({ model: modelDir, calib: calibFile, device, p, alpha, batchRows, eigh, writeDir: path.join(tmp, `out-${device}-${k}`) });
+        const res = await runChild({ model: modelDir, calib: calibFile, device, p, alpha, batchRows, layerStore, writeDir: path.join(tmp, `out-${device}-${k}`) });
         log(`--- ${device}: ${(res.ms / 1000).toFixed(1)} s, peak rss ${res.peakRssMB.toFixed(0)} MB${res.peakGpuMB === null ? '' : `, peak gpu ${res.peakGpuMB.toFixed(0)} MB`}`);
         (results[device] ??= []).push(res);
       }
     }
-    const run: Record<string, unknown> = { shape: typeof f.model === 'string' ? f.model : shape, layers: nLayers, tokens: samples * seqLen, samples, seqLen, p, alpha, eigh };
+    const run: Record<string, unknown> = { shape: typeof f.model === 'string' ? f.model : shape, layers: nLayers, tokens: samples * seqLen, samples, seqLen, p, alpha, layerStore };
     const strip = (s: Summary) => {
       const { trace, ...rest } = s;
       return f.trace ? s : rest;

@@ -9,6 +9,7 @@ import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
 import { baselineMethod, flapMethod, flapPlan } from './prune/baselines.js';
 import { checkCalibration, pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
+import { diskLayerStore, memoryLayerStore } from './prune/layer-store.js';
 import { recoveryByName } from './prune/recoveries.js';
 import { slimllmMethod } from './prune/slimllm.js';
 import * as path from 'node:path';
@@ -89,8 +90,12 @@ export interface PruneCallOptions extends PruneOptionsInput {
   onProgress?: (p: PruneProgress) => void;
 }
 
-/** Prunes a model with SlimLLM (or a baseline method); returns the pruned weights (in memory) and the report. */
-export async function prune(model: ModelInput, options: PruneCallOptions): Promise<{ model: ModelWeights; report: PruneReport }> {
+/**
+ * Prunes a model with SlimLLM (or a baseline method); returns the pruned model and the report.
+ * The model reads its layers from the layer store (temporary files by default): save or evaluate
+ * it, then call `model.close()` to remove them (they are also removed when the process exits).
+ */
+export async function prune(model: ModelInput, options: PruneCallOptions): Promise<{ model: ModelSource; report: PruneReport }> {
   const { tokenizer, device, onProgress, ...rest } = options;
   const o = parsePruneOptions(rest);
   const { src, owned } = asSource(model);
@@ -128,7 +133,8 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
         // Other baselines: one ratio for every layer, solved for the parameter target.
         run = { method: baselineMethod(o.method, { seed: o.seed }), recovery, ratios: { kind: 'uniform', p: o.layerRatio, targetRatio: o.targetRatio } };
       }
-      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows }, onProgress);
+      const layerStore = o.layerStore === 'memory' ? memoryLayerStore() : diskLayerStore(o.workDir);
+      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows, layerStore }, onProgress);
     });
   } finally {
     if (owned) src.close();

@@ -1,6 +1,8 @@
 // SlimLLM end to end on stories260K: the shared fixture's decisions and perplexity (GPU and CPU),
 // ratio 0 is the identity, bounds are reported, options are validated.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { prune } from '../src/api.js';
 import { sequencesPerplexity, storiesSequences } from '../src/eval/perplexity.js';
@@ -37,7 +39,7 @@ describe('SlimLLM on stories260K matches the float64 reference', () => {
         }
       }
       expect(report.params).toMatchObject(expected.params_decoder_linear);
-      const r = await sequencesPerplexity(b, inMemorySource(model), evalSeqs);
+      const r = await sequencesPerplexity(b, model, evalSeqs);
       expect(r.tokens).toBe(expected.pruned.tokens);
       expect(Math.abs(r.ppl / expected.pruned.ppl - 1)).toBeLessThan(0.005);
     });
@@ -50,7 +52,7 @@ describe('bounds and identities', () => {
     expect(report.params.after).toBe(report.params.before);
     const probe = [tok.encode('Once upon a time, there was a little dog.')];
     const [a] = await sequenceLogits(cpu, inMemorySource(weights), probe);
-    const [b] = await sequenceLogits(cpu, inMemorySource(model), probe);
+    const [b] = await sequenceLogits(cpu, model, probe);
     expect(Array.from(b)).toEqual(Array.from(a));
   });
 
@@ -61,7 +63,7 @@ describe('bounds and identities', () => {
     expect(l.keptHeadGroups).toHaveLength(1);
     expect(l.keptChannels!.length).toBeGreaterThanOrEqual(1);
     expect(model.config.layers[l.index].nKvHeads).toBe(1);
-    const r = await sequencesPerplexity(gpu(), inMemorySource(model), evalSeqs.slice(0, 3));
+    const r = await sequencesPerplexity(gpu(), model, evalSeqs.slice(0, 3));
     expect(Number.isFinite(r.nll)).toBe(true);
   });
 
@@ -88,3 +90,43 @@ describe('option validation', () => {
     await expect(prune(weights, { ...base, ...o } as never)).rejects.toThrow(msg);
   });
 });
+
+describe('pruned layers wait on disk', () => {
+  const o = { layerRatio: 0.25, prunedLayers: 4, alpha: 10, calibration: { tokens: calib.slice(0, 4) }, device: cpu };
+
+  it('one safetensors file per layer in a private folder, the same weights as in memory, removed by close()', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-store-test-'));
+    try {
+      const disk = await prune(weights, { ...o, workDir });
+      const mem = await prune(weights, { ...o, layerStore: 'memory' });
+      const [folder, ...others] = fs.readdirSync(workDir);
+      expect(others).toEqual([]);
+      const L = weights.config.nLayers;
+      expect(fs.readdirSync(path.join(workDir, folder)).sort()).toEqual(Array.from({ length: L }, (_, i) => `layer-${i}.safetensors`).sort());
+      expect(disk.model.config).toEqual(mem.model.config);
+      for (let i = 0; i < L; i++) expect(disk.model.layer(i)).toEqual(mem.model.layer(i));
+      disk.model.close();
+      mem.model.close();
+      expect(fs.readdirSync(workDir)).toEqual([]);
+      expect(() => disk.model.layer(0)).toThrow(/closed/);
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a prune that fails half-way leaves nothing behind', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-store-test-'));
+    try {
+      const src = inMemorySource(weights);
+      const broken = { ...src, layer: (i: number) => {
+        if (i === 3) throw new Error('layer 3 is corrupt');
+        return src.layer(i);
+      } };
+      await expect(prune(broken, { ...o, workDir })).rejects.toThrow('layer 3 is corrupt');
+      expect(fs.readdirSync(workDir)).toEqual([]);
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+

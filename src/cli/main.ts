@@ -139,7 +139,11 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     });
     bar.stop();
     const t0 = performance.now();
-    saveModel(model, o.out, { tokenizerFile, overwrite: o.overwrite });
+    try {
+      saveModel(model, o.out, { tokenizerFile, overwrite: o.overwrite });
+    } finally {
+      model.close();
+    }
     const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
     writeFileAtomic(path.join(o.out, 'report.json'), `${JSON.stringify(full, null, 1)}\n`);
     return full;

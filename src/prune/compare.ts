@@ -6,7 +6,7 @@
 import { prune } from '../api.js';
 import { sequencesPerplexity } from '../eval/perplexity.js';
 import type { Backend } from '../kernels/backend.js';
-import { inMemorySource, type ModelSource } from '../model/weights.js';
+import type { ModelSource } from '../model/weights.js';
 import { METHOD_NAMES, type MethodName } from './baselines.js';
 import { defaultRecovery } from './options.js';
 import { RECOVERY_NAMES, type RecoveryName } from './recoveries.js';
@@ -119,7 +119,7 @@ export async function runCompare(b: Backend, src: ModelSource, o: CompareOptions
         });
         params = report.params.before;
         const t1 = performance.now();
-        const r = await sequencesPerplexity(b, inMemorySource(model), o.evalSeqs);
+        const r = await sequencesPerplexity(b, model, o.evalSeqs).finally(() => model.close());
         run = {
           ...run,
           removedFraction: report.params.removedFraction,

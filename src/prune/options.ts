@@ -45,6 +45,13 @@ export const PruneOptionsSchema = z
     lstsqDamping: z.number().finite().nonnegative('lstsqDamping must be >= 0').default(0.01),
     /** Seed of the random method. */
     seed: z.number().int().default(0),
+    /**
+     * Where pruned layers wait until the model is saved: 'disk' (default; host memory stays about
+     * one layer whatever the layer count) or 'memory'.
+     */
+    layerStore: z.enum(['disk', 'memory']).default('disk'),
+    /** Folder for the disk store's temporary files (default: the OS temp folder). */
+    workDir: z.string().min(1).optional(),
   })
   .superRefine((o, ctx) => {
     if (o.targetRatio !== undefined && o.layerRatio !== undefined) {

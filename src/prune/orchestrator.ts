@@ -8,7 +8,8 @@ import type { Backend, Tensor } from '../kernels/backend.js';
 import { decoderLinearParams, layerLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
 import { attentionBlock, attentionHeads, decoderLayer, embedTokens, freeLayer, mlpBlock, mlpHidden, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { defaultBatchRows, planBatches } from '../model/runner.js';
-import type { LayerWeights, ModelSource, ModelWeights } from '../model/weights.js';
+import type { LayerWeights, ModelSource } from '../model/weights.js';
+import { diskLayerStore, type LayerStore, storedModel } from './layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovery } from './module.js';
 import { takeRows } from './products.js';
 import { layerRatios, unitsToPrune } from './ratios.js';
@@ -67,6 +68,11 @@ export interface PruneRun {
   recovery: Recovery;
   ratios: RatioPolicy;
   batchRows?: number;
+  /**
+   * Where finished layers go (default: a disk store in the OS temp folder, so host memory does not
+   * grow with the layer count). The returned model reads its layers from it; close() frees it.
+   */
+  layerStore?: LayerStore;
 }
 
 /** Fraction of decoder linear parameters removed by given per-layer ratios (before any method bound). */
@@ -150,7 +156,24 @@ export async function pruneModel<T extends Tensor>(
   calib: number[][],
   run: PruneRun,
   onProgress?: (p: PruneProgress) => void,
-): Promise<{ model: ModelWeights; report: PruneReport }> {
+): Promise<{ model: ModelSource; report: PruneReport }> {
+  const store = run.layerStore ?? diskLayerStore();
+  try {
+    return await pruneInto(b, src, calib, run, store, onProgress);
+  } catch (e) {
+    store.close(); // nothing of a failed run stays on disk
+    throw e;
+  }
+}
+
+async function pruneInto<T extends Tensor>(
+  b: Backend<T>,
+  src: ModelSource,
+  calib: number[][],
+  run: PruneRun,
+  store: LayerStore,
+  onProgress?: (p: PruneProgress) => void,
+): Promise<{ model: ModelSource; report: PruneReport }> {
   const c = src.config;
   const L = c.nLayers;
   const D = c.hiddenSize;
@@ -258,7 +281,6 @@ export async function pruneModel<T extends Tensor>(
 
   // 2. Sequential, error-aware pruning.
   const batches = embed();
-  const outLayers: LayerWeights[] = [];
   const shapes: LayerShape[] = [];
   const reports: LayerReport[] = [];
   const withShape = (l: number, s: LayerShape): ModelConfig => ({ ...c, layers: c.layers.map((x, i) => (i === l ? s : x)) });
@@ -279,7 +301,7 @@ export async function pruneModel<T extends Tensor>(
       onProgress?.({ layer: l, layers: L, phase: 'forward (kept whole)' });
       await timer.time('forward', () => forEachBatch(batches, (h) => decoderLayer(b, c, dl, h, seqLen)));
       freeLayer(b, dl);
-      outLayers.push(w);
+      store.put(l, w);
       shapes.push(s);
       if (r > 0) {
         rep.keptHeadGroups = Array.from({ length: G }, (_, g) => g);
@@ -332,7 +354,7 @@ export async function pruneModel<T extends Tensor>(
     onProgress?.({ layer: l, layers: L, phase: 'MLP forward' });
     await timer.time('forward', () => forEachBatch(batches, (h) => mlpBlock(b, c, fdl, h)));
     freeLayer(b, fdl);
-    outLayers.push(cur);
+    store.put(l, cur);
     shapes.push(shape);
     reports.push(rep);
     sampleRss();
@@ -340,7 +362,7 @@ export async function pruneModel<T extends Tensor>(
   for (const batch of batches) b.free(batch.hidden);
 
   const config: ModelConfig = { ...c, layers: shapes };
-  const model: ModelWeights = { config, embedding: table, layers: outLayers, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() };
+  const model = storedModel(config, store, { embedding: table, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
   const before = decoderLinearParams(c);
   const after = decoderLinearParams(config);
   const gpuPeak = 'ctx' in b ? (b as unknown as { ctx: { peakBytes: number } }).ctx.peakBytes / 2 ** 20 : null;
