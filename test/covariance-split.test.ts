@@ -378,3 +378,47 @@ function mergeBoundRows(x: Float32Array, chunks: number[], K: number, rows: read
   }
   return bound;
 }
+
+describe('no dispatch above the work cap', () => {
+  it('linear splits its output columns by work: same bits, one dispatch per tile of columns', async () => {
+    const g = gpu();
+    const tile = matmulTile(matmulConfig(g.ctx));
+    for (const K of [300, 301]) { // vec4 and scalar paths
+      const M = 37;
+      const N = 3 * tile + 5;
+      const x = randArray(M * K, K, 2);
+      const w = randArray(N * K, K + 1, 0.05);
+      const gx = g.upload(x, [M, K]);
+      const gw = g.upload(w, [N, K]);
+      const cap = 2 * M * K * tile * 1.5; // room for one tile of columns, not two
+      const before = g.ctx.dispatchCount;
+      const ys = await g.read(linear(g.ctx, gx, gw, null, { maxDispatchFlop: cap }));
+      expect(g.ctx.dispatchCount - before).toBe(4);
+      const y1 = await g.read(linear(g.ctx, gx, gw, null));
+      expect(Buffer.from(ys.buffer).equals(Buffer.from(y1.buffer))).toBe(true);
+      const yc = cpu.linear(cpu.upload(x, [M, K]), cpu.upload(w, [N, K])).data;
+      for (let i = 0; i < ys.length; i++) expect(Math.abs(ys[i] - yc[i])).toBeLessThan(1e-4);
+      g.free(gx);
+      g.free(gw);
+    }
+  });
+
+  it('the Gram update splits M2 into row blocks by work: same bits as one dispatch', async () => {
+    const g = gpu();
+    const tile = matmulTile(matmulConfig(g.ctx));
+    const K = 2 * tile + 44;
+    const M = 50;
+    const x = data(M, K, 3, 77);
+    const cap = 2 * M * tile * tile; // blocks of one tile of rows: 3 blocks, 6 block pairs
+    expect(gramRowBlocks(g.ctx, K, tile, K * K * 4, Math.sqrt(cap / (2 * M)))).toEqual([0, tile, 2 * tile]);
+    const split = covInit(g.ctx, K);
+    const before = g.ctx.dispatchCount;
+    feed(split, x, [M], K, { maxDispatchFlop: cap });
+    expect(g.ctx.dispatchCount - before).toBe(1 + 6 + 1); // colstats, 6 Gram blocks, finalize
+    const whole = covInit(g.ctx, K);
+    feed(whole, x, [M], K, {});
+    expect(Buffer.from((await readAll(split.m2)).buffer).equals(Buffer.from((await readAll(whole.m2)).buffer))).toBe(true);
+    for (const s of [split, whole]) g.covFree(s);
+  });
+});
+

@@ -76,14 +76,14 @@ describe('the benchmark run on the synthetic model', () => {
   const calibFile = path.join(tmp, 'calib.json');
   fs.writeFileSync(calibFile, JSON.stringify(syntheticCalibration(SHAPE_SPECS.tiny.vocab, 4, 32, 0)));
   const variants = [
-    { device: 'cpu', eigh: 'device' },
-    { device: 'gpu', eigh: 'device' },
-    { device: 'gpu', eigh: 'cpu' },
+    { device: 'cpu', layerStore: 'disk' },
+    { device: 'gpu', layerStore: 'disk' },
+    { device: 'gpu', layerStore: 'memory' },
   ] as const;
-  for (const { device, eigh } of variants) {
-    it(`${device} (eigh on ${eigh}): prunes both layers, reports phases and memory, writes and cleans up`, async () => {
-      const writeDir = path.join(tmp, `out-${device}-${eigh}`);
-      const r = await runOnce({ model: dir2, calib: calibFile, device, eigh, p: 0.25, alpha: 10, writeDir, quiet: true });
+  for (const { device, layerStore } of variants) {
+    it(`${device} (layers kept in ${layerStore}): prunes both layers, reports phases and memory, writes and cleans up`, async () => {
+      const writeDir = path.join(tmp, `out-${device}-${layerStore}`);
+      const r = await runOnce({ model: dir2, calib: calibFile, device, layerStore, p: 0.25, alpha: 10, writeDir, quiet: true });
       expect(r.layerScores).toHaveLength(2);
       for (const s of r.layerScores) {
         expect(s).toBeGreaterThan(0);

@@ -28,7 +28,7 @@ export class GpuContext {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesInEncoder = 0;
-  /** Uniform buffers and bind groups by content: a repeated dispatch (eigh sweeps, per-layer
+  /** Uniform buffers and bind groups by content: a repeated dispatch (matrix-function steps, per-layer
    *  kernels) re-uses them instead of creating objects each time (~0.15 ms each on lavapipe). */
   private uniformCache = new Map<string, GPUBuffer>();
   private bindGroupCache = new Map<string, GPUBindGroup>();
@@ -39,6 +39,8 @@ export class GpuContext {
   /** Bytes in live (not pooled) storage buffers, and the high-water mark. */
   liveBytes = 0;
   peakBytes = 0;
+  /** Dispatches encoded since creation (tests check how work was split). */
+  dispatchCount = 0;
   /**
    * While waiting for the GPU, poll dawn.node this many ms apart after a short spin (src/gpu/poll.ts);
    * 0 = dawn.node's own busy polling. Env SLIMLLM_GPU_POLL_MS overrides the default of 1.
@@ -288,6 +290,7 @@ export class GpuContext {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
     if (++this.dispatchesInEncoder >= MAX_DISPATCHES_PER_SUBMIT) this.submit();
   }
 

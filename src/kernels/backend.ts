@@ -87,8 +87,6 @@ export interface Backend<T extends Tensor = Tensor> {
   cholesky(a: T, name: string): Promise<T>;
   /** Solves A X = B for X given A's Cholesky factor L [n×n]; B [n×m]. */
   choleskySolve(l: T, b: T): T;
-  /** Symmetric eigendecomposition: eigenvalues [n] (ascending) and eigenvectors as columns of V [n×n]. */
-  eigh(a: T): { values: T; vectors: T };
   /**
    * σ(A/μ) as a matrix function, μ = mean |eigenvalue|: V·diag(sigmoid(|λ|/μ))·Vᵀ for a symmetric
    * positive semi-definite A [n×n] (a covariance); an all-zero A gives ½·I. SlimLLM's FFN score

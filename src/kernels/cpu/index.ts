@@ -4,7 +4,7 @@ import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backen
 import { covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
 import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
-import { cholesky, choleskySolve, eigh } from './linalg.js';
+import { cholesky, choleskySolve } from './linalg.js';
 import { linear } from './linear.js';
 import { spectralSigmoid } from './matfun.js';
 import { CpuTensor } from './tensor.js';
@@ -65,9 +65,6 @@ export class CpuBackend implements Backend<CpuTensor> {
   }
   choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
     return choleskySolve(l, b);
-  }
-  eigh(a: CpuTensor): { values: CpuTensor; vectors: CpuTensor } {
-    return eigh(a);
   }
   async spectralSigmoid(a: CpuTensor): Promise<CpuTensor> {
     return spectralSigmoid(a);

@@ -85,16 +85,9 @@ export function choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
 }
 
 /**
- * Eigenvalues (ascending) and eigenvectors (columns of V) of the symmetric part ½(A + Aᵀ).
- * Non-finite input gives non-finite output (no error: the interface is synchronous).
+ * Eigenvalues (ascending) and eigenvectors (eigenvector m in column m of the row-major V) of the
+ * symmetric part ½(A + Aᵀ), in float64. Non-finite input gives non-finite output.
  */
-export function eigh(a: CpuTensor): { values: CpuTensor; vectors: CpuTensor } {
-  const n = squareOrder(a, 'eigh');
-  const { values, vectors } = eighF64(a.data, n);
-  return { values: new CpuTensor(Float32Array.from(values), [n]), vectors: new CpuTensor(Float32Array.from(vectors), [n, n]) };
-}
-
-/** eigh in float64: eigenvalues ascending, eigenvector m in column m of the row-major V. */
 export function eighF64(A: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
   const V = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V[i * n + j] = 0.5 * (A[i * n + j] + A[j * n + i]);

@@ -5,7 +5,7 @@
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../cpu/tensor.js';
-import { type MatmulOptions, matmulConfig, matmulConstants, matmulTile } from './linear.js';
+import { MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulConstants, matmulTile } from './linear.js';
 
 export const COVARIANCE_SHADERS: string[] = ['covariance'];
 
@@ -56,21 +56,23 @@ export function covInit(ctx: GpuContext, dim: number, opts: { maxBindingBytes?: 
 }
 
 /**
- * First rows of the M2 row blocks bound per Gram dispatch ([0] when M2 fits one binding). Blocks
- * are whole Gram tiles (no workgroup straddles two) with offsets on the storage alignment.
+ * First rows of the M2 row blocks bound per Gram dispatch ([0] when M2 fits one binding and has
+ * at most `maxRows` rows, the work cap). Blocks are whole Gram tiles (no workgroup straddles two)
+ * with offsets on the storage alignment; a block is never below one such step.
  */
-export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind: number): number[] {
-  if (K * K * 4 <= maxBind) return [0];
+export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind: number, maxRows = Infinity): number[] {
+  if (K * K * 4 <= maxBind && K <= maxRows) return [0];
   const align = ctx.limits.minStorageBufferOffsetAlignment;
   let step = tile;
   while ((step * K * 4) % align !== 0) step += tile;
-  const rows = Math.floor(maxBind / (K * 4) / step) * step;
-  if (rows < step) {
+  const fit = Math.floor(maxBind / (K * 4) / step) * step;
+  if (fit < step) {
     throw new Error(
       `covAccumulate: ${step} rows of the ${K}×${K} Gram matrix (${formatBytes(step * K * 4)}) do not fit a ` +
         `${formatBytes(maxBind)} storage binding`,
     );
   }
+  const rows = Math.max(step, Math.min(fit, Math.floor(maxRows / step) * step));
   const starts: number[] = [];
   for (let r = 0; r < K; r += rows) starts.push(r);
   return starts;
@@ -95,7 +97,7 @@ export function covAccumulate(
       const n = Math.min(rows, M - r0);
       const xc = ctx.tensor([n, K]);
       ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
-      covAccumulate(ctx, stats, xc, { config: opts.config, maxM2BindingBytes: opts.maxM2BindingBytes });
+      covAccumulate(ctx, stats, xc, { ...opts, maxBindingBytes: undefined });
       ctx.free(xc);
     }
     return;
@@ -114,7 +116,9 @@ export function covAccumulate(
     throw new Error(`covAccumulate: dim ${K} needs ${blocks}² workgroups, over the device limit`);
   }
   const m2Max = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxM2BindingBytes ?? Infinity);
-  const starts = gramRowBlocks(ctx, K, tile, m2Max);
+  // A block pair of R rows each costs 2·R²·M flops: R ≤ √(cap / 2M) keeps every dispatch under the cap.
+  const cap = opts.maxDispatchFlop ?? MAX_DISPATCH_FLOP;
+  const starts = gramRowBlocks(ctx, K, tile, m2Max, Math.sqrt(cap / (2 * M)));
 
   // cs = [chunk mean | chunk Σx²]
   const cs = ctx.tensor([2 * K]);

@@ -16,3 +16,10 @@ export function rowsCols(t: GpuTensor): [number, number] {
   const cols = t.shape[t.shape.length - 1] ?? 1;
   return [cols === 0 ? 0 : t.size / cols, cols];
 }
+
+/** The order n of a square [n × n] matrix; `what` names the op in the error. */
+export function squareOrder(t: GpuTensor, what: string): number {
+  const n = t.shape[0] ?? 0;
+  if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
+  return n;
+}

@@ -3,7 +3,7 @@ import { GpuContext, type GpuTensor } from '../../gpu/context.js';
 import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backend.js';
 import { COVARIANCE_SHADERS, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_SHADERS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
-import { LINALG_SHADERS, cholesky, choleskySolve, eigh } from './linalg.js';
+import { LINALG_SHADERS, cholesky, choleskySolve } from './linalg.js';
 import { LINEAR_SHADERS, linear } from './linear.js';
 import { MATFUN_SHADERS, spectralSigmoid } from './matfun.js';
 import { TRANSFORMER_SHADERS, attention, rmsnorm, rope } from './transformer.js';
@@ -91,9 +91,6 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   choleskySolve(l: GpuTensor, b: GpuTensor): GpuTensor {
     return choleskySolve(this.ctx, l, b);
-  }
-  eigh(a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
-    return eigh(this.ctx, a);
   }
   spectralSigmoid(a: GpuTensor): Promise<GpuTensor> {
     return spectralSigmoid(this.ctx, a);

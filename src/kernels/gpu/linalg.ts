@@ -1,30 +1,12 @@
-// Dense linear algebra on the GPU: blocked Cholesky (with failure detection), Cholesky solves,
-// and a parallel-Jacobi symmetric eigendecomposition. Shapes are row-major; see
-// shaders/cholesky.wgsl, cholesky_solve.wgsl and eigh.wgsl for the algorithms.
+// Dense linear algebra on the GPU: blocked Cholesky (with failure detection) and Cholesky solves.
+// Shapes are row-major; see shaders/cholesky.wgsl and cholesky_solve.wgsl for the algorithms.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+import { flatGrid, squareOrder } from './grid.js';
 
-export const LINALG_SHADERS: string[] = ['cholesky', 'cholesky_solve', 'eigh'];
+export const LINALG_SHADERS: string[] = ['cholesky', 'cholesky_solve'];
 
 /** Block size of the Cholesky kernels (the shaders' `B`). */
 const B = 32;
-/** Jacobi sweeps encoded; fp32 converges in 9–11 (measured for n = 172–512), then no-ops. */
-export const EIGH_MAX_SWEEPS = 15;
-
-/** Workgroups for `items` threads of a 256-wide flat kernel, folded into 2-D past the limit. */
-function flatGrid(ctx: GpuContext, items: number): [number, number] {
-  const groups = Math.ceil(items / 256);
-  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  if (groups <= max) return [groups, 1];
-  const y = Math.ceil(groups / max);
-  return [Math.ceil(groups / y), y];
-}
-
-function squareOrder(t: GpuTensor, what: string): number {
-  const n = t.shape[0] ?? 0;
-  if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
-  return n;
-}
-
 /** Formats a failed pivot like the CPU twin does. */
 export function pivotText(v: number): string {
   return Number.isFinite(v) ? String(Number(v.toPrecision(4))) : String(v);
@@ -42,7 +24,7 @@ export async function cholesky(ctx: GpuContext, a: GpuTensor, name: string): Pro
   const status = ctx.upload(new Float32Array(new Uint32Array([n * n, 0, 0, 0]).buffer), [4]);
   ctx.copy(a.buffer, 0, l.buffer, 0, n * n * 4);
   const bufs = [l.buffer, status.buffer];
-  ctx.dispatch(ctx.pipeline('cholesky', 'prep'), bufs, { u32: [n, 0] }, flatGrid(ctx, n * n));
+  ctx.dispatch(ctx.pipeline('cholesky', 'prep'), bufs, { u32: [n, 0] }, flatGrid(ctx, n * n, 256));
   const diag = ctx.pipeline('cholesky', 'diag');
   const panel = ctx.pipeline('cholesky', 'panel');
   const syrk = ctx.pipeline('cholesky', 'syrk');
@@ -99,43 +81,4 @@ export function choleskySolve(ctx: GpuContext, l: GpuTensor, b: GpuTensor): GpuT
     if (k > 0) ctx.dispatch(update, bufs, { u32: [n, m, k, 1] }, [tileCols, Math.ceil(k / tr)]);
   }
   return x;
-}
-
-/**
- * Eigenvalues (ascending, [n]) and eigenvectors (columns of V, [n×n]) of a symmetric A by
- * parallel Jacobi. Only encodes work (no readback): a kernel tests convergence after every sweep
- * and the remaining sweeps of the fixed EIGH_MAX_SWEEPS become no-ops. The input is symmetrised
- * (½(A + Aᵀ)); non-finite input gives NaNs in the output (never a silently finite answer).
- */
-export function eigh(ctx: GpuContext, a: GpuTensor): { values: GpuTensor; vectors: GpuTensor } {
-  const n = squareOrder(a, 'eigh');
-  const values = ctx.tensor([n]);
-  const vectors = ctx.tensor([n, n]);
-  if (n === 0) return { values, vectors };
-  const m = n + (n & 1);
-  const h = m / 2;
-  const work = ctx.tensor([m, m]);
-  const v = ctx.tensor([m, m]);
-  const flags = ctx.tensor([4 + 2 * n]);
-  const rot = ctx.tensor([4 * h]);
-  const pipe = (entry: string) => ctx.pipeline('eigh', entry);
-  const u = (r: number) => ({ u32: [m, n, r, 0] });
-  ctx.dispatch(pipe('init'), [work.buffer, v.buffer, flags.buffer, a.buffer], u(0), flatGrid(ctx, m * m));
-  const rotations = pipe('rotations');
-  const apply = pipe('jacobi_round');
-  const sweepEnd = pipe('sweep_end');
-  const bufs = [work.buffer, v.buffer, flags.buffer, rot.buffer];
-  const rotGrid = flatGrid(ctx, h);
-  const applyGrid = flatGrid(ctx, (h * (h + 1)) / 2 + m * h);
-  for (let sweep = 0; sweep < EIGH_MAX_SWEEPS; sweep++) {
-    for (let r = 0; r < m - 1; r++) {
-      ctx.dispatch(rotations, bufs, u(r), rotGrid);
-      ctx.dispatch(apply, bufs, u(r), applyGrid);
-    }
-    ctx.dispatch(sweepEnd, bufs, null, [1]);
-  }
-  ctx.dispatch(pipe('rank'), [work.buffer, v.buffer, flags.buffer, values.buffer], u(0), flatGrid(ctx, n));
-  ctx.dispatch(pipe('scatter'), [work.buffer, v.buffer, flags.buffer, vectors.buffer], u(0), flatGrid(ctx, n * n));
-  for (const t of [work, v, flags, rot]) ctx.free(t);
-  return { values, vectors };
 }

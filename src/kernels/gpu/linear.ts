@@ -35,6 +35,20 @@ export interface MatmulOptions {
   config?: MatmulConfig;
   /** Pretend storage bindings are at most this many bytes (exercises the row-chunked path). */
   maxBindingBytes?: number;
+  /** Work cap per dispatch instead of MAX_DISPATCH_FLOP (exercises the split). */
+  maxDispatchFlop?: number;
+}
+
+/**
+ * Work of one matmul dispatch, at most (2 flops per multiply-add): about 1 s on lavapipe (2 cores,
+ * ~20 GFLOP/s), ~10 ms on an H200 (enough tiles to fill it). Larger products are split into
+ * several dispatches so that none runs for seconds (OS GPU watchdogs, e.g. Windows' 2 s TDR).
+ */
+export const MAX_DISPATCH_FLOP = 16e9;
+
+/** Largest multiple of `tile` (≥ tile) whose `perUnit`-flop units fit the dispatch cap. */
+export function unitsPerDispatch(perUnit: number, tile: number, cap: number): number {
+  return Math.max(tile, Math.floor(cap / perUnit / tile) * tile);
 }
 
 export function matmulTile(cfg: MatmulConfig): number {
@@ -76,9 +90,12 @@ export function linear(
     throw new Error(`linear: N=${N} needs ${Math.ceil(N / tile)} workgroups along N, over the device limit ${maxGroups}`);
   }
   const pipeline = ctx.pipeline('linear', K % 4 === 0 ? 'linear_vec4' : 'linear_scalar', matmulConstants(cfg));
+  const cap = opts.maxDispatchFlop ?? MAX_DISPATCH_FLOP;
   const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) => {
-    for (let n0 = 0; n0 < N; n0 += nChunk) {
-      const nc = Math.min(nChunk, N - n0);
+    // Output columns per dispatch: within the W binding and the work cap.
+    const nStep = Math.min(nChunk, unitsPerDispatch(2 * rows * K, tile, cap));
+    for (let n0 = 0; n0 < N; n0 += nStep) {
+      const nc = Math.min(nStep, N - n0);
       const wBind = { buffer: w.buffer, offset: n0 * wRowBytes, size: nc * wRowBytes };
       // Without a bias the slot still needs a valid (read-only, never read) binding.
       const bBind = bias ? { buffer: bias.buffer, size: N * 4 } : { buffer: w.buffer, size: 4 * Math.min(K * N, 64) };

@@ -10,7 +10,7 @@
 // Cost: 13 + s products of n³ (s ≈ 5–12 on real covariances). All iterates are polynomials in A:
 // symmetric and commuting, so `linear` (X·Wᵀ) serves as the product.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { flatGrid } from './grid.js';
+import { flatGrid, squareOrder } from './grid.js';
 import { linear } from './linear.js';
 
 export const MATFUN_SHADERS: string[] = ['matfun'];
@@ -19,12 +19,6 @@ export const MATFUN_SHADERS: string[] = ['matfun'];
 const THETA = 0.5;
 const TAYLOR_DEGREE = 8;
 const NEWTON_SCHULZ_STEPS = 3;
-
-function order(a: GpuTensor, name: string): number {
-  const n = a.shape[0];
-  if (a.shape.length !== 2 || a.shape[1] !== n) throw new Error(`${name}: expected a square matrix, got [${a.shape}]`);
-  return n;
-}
 
 /** a·X + b·Y + c·I (Y null: a·X + c·I). */
 function combine(ctx: GpuContext, x: GpuTensor, y: GpuTensor | null, a: number, b: number, c: number): GpuTensor {
@@ -41,7 +35,7 @@ function combine(ctx: GpuContext, x: GpuTensor, y: GpuTensor | null, a: number, 
 
 /** See Backend.spectralSigmoid. */
 export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<GpuTensor> {
-  const n = order(a, 'spectralSigmoid');
+  const n = squareOrder(a, 'spectralSigmoid');
   if (n === 0) return ctx.tensor([0, 0]);
   const rs = ctx.tensor([2 * n]);
   ctx.dispatch(ctx.pipeline('matfun', 'rowstats'), [a.buffer, rs.buffer], { u32: [n] }, flatGrid(ctx, n, 64));
