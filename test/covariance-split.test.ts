@@ -9,69 +9,10 @@ import { covAccumulate, covInit, gramRowBlocks } from '../src/kernels/gpu/covari
 import { gatherColumns, sliceRows } from '../src/kernels/gpu/elementwise.js';
 import type { GpuTensor } from '../src/kernels/gpu/index.js';
 import { type MatmulConfig, linear, matmulConfig, matmulTile } from '../src/kernels/gpu/linear.js';
-import { randArray, randn, useBackends } from './helpers.js';
+import { data, mergeBound, reference, TOL } from './covariance-helpers.js';
+import { randArray, useBackends } from './helpers.js';
 
 const { gpu, cpu } = useBackends();
-
-/** One-shot two-pass f64 statistics of the rows of X [M×K] (as in covariance.test.ts). */
-function reference(x: Float32Array, M: number, K: number) {
-  const mean = new Float64Array(K);
-  const sumsq = new Float64Array(K);
-  for (let r = 0; r < M; r++) {
-    for (let c = 0; c < K; c++) {
-      mean[c] += x[r * K + c];
-      sumsq[c] += x[r * K + c] ** 2;
-    }
-  }
-  for (let c = 0; c < K; c++) mean[c] /= M;
-  const m2 = new Float64Array(K * K);
-  const d = new Float64Array(K);
-  for (let r = 0; r < M; r++) {
-    for (let c = 0; c < K; c++) d[c] = x[r * K + c] - mean[c];
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) m2[i * K + j] += d[i] * d[j];
-  }
-  return { mean, m2, sumsq };
-}
-
-/** Column c ~ offset + (1 + c % 3)·N(0,1) plus a shared factor (as in covariance.test.ts). */
-function data(M: number, K: number, offset: number, seed: number): Float32Array {
-  const z = randn(M * K, seed);
-  const f = randn(M, seed + 1);
-  const x = new Float32Array(M * K);
-  for (let r = 0; r < M; r++) {
-    for (let c = 0; c < K; c++) x[r * K + c] = offset + (1 + (c % 3)) * z[r * K + c] + 0.5 * f[r];
-  }
-  return x;
-}
-
-// The tolerances of covariance.test.ts (see the reasoning there): M2 relative to √(M2ii·M2jj) plus
-// the first-order error of merging with f32 means (mergeBound); sumsq relative.
-const TOL = { cpu: { m2: 2e-6, sumsq: 1e-6 }, gpu: { m2: 1e-4, sumsq: 1e-5 } };
-
-function mergeBound(x: Float32Array, chunks: number[], K: number): Float64Array {
-  const bound = new Float64Array(K * K);
-  const sum = new Float64Array(K);
-  let na = 0;
-  let r0 = 0;
-  for (const nb of chunks) {
-    const mb = new Float64Array(K);
-    for (let r = r0; r < r0 + nb; r++) for (let c = 0; c < K; c++) mb[c] += x[r * K + c] / nb;
-    if (na > 0) {
-      const f = (na * nb) / (na + nb);
-      const d = new Float64Array(K);
-      const e = new Float64Array(K);
-      for (let c = 0; c < K; c++) {
-        d[c] = Math.abs(mb[c] - sum[c] / na);
-        e[c] = 2 * 2 ** -23 * Math.abs(mb[c]);
-      }
-      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) bound[i * K + j] += f * (d[i] * e[j] + d[j] * e[i]);
-    }
-    for (let c = 0; c < K; c++) sum[c] += mb[c] * nb;
-    na += nb;
-    r0 += nb;
-  }
-  return bound;
-}
 
 /**
  * Worst |got − want| / (tol·√(M2ii·M2jj) + k·bound(ri, j)) over M2 rows `rows` (got and want hold
@@ -326,7 +267,7 @@ describe('covariance with M2 over the storage binding limit', () => {
     const diag = Float64Array.from({ length: K }, (_, i) => cs.m2.data[i * K + i]);
     // Against the CPU twin (no f64 reference at this size): tolerances of both, and the merge
     // bound of the two chunks for each.
-    const bound = mergeBoundRows(x, chunks, K, rows);
+    const bound = mergeBound(x, chunks, K, rows);
     const e = worstM2(got, want, diag, (ri, j) => 2 * bound[ri * K + j], K, rows, TOL.gpu.m2 + TOL.cpu.m2);
     expect(e.worst, `rows ${rows}: ${e.at}`).toBeLessThanOrEqual(1);
 
@@ -350,34 +291,6 @@ describe('covariance with M2 over the storage binding limit', () => {
     g.covFree(stats);
   }, 180_000);
 });
-
-/** mergeBound for selected rows only (the full K² bound is too big at K = 11008), indexed [ri·K + j]. */
-function mergeBoundRows(x: Float32Array, chunks: number[], K: number, rows: readonly number[]): Float64Array {
-  const bound = new Float64Array(rows.length * K);
-  const sum = new Float64Array(K);
-  let na = 0;
-  let r0 = 0;
-  for (const nb of chunks) {
-    const mb = new Float64Array(K);
-    for (let r = r0; r < r0 + nb; r++) for (let c = 0; c < K; c++) mb[c] += x[r * K + c] / nb;
-    if (na > 0) {
-      const f = (na * nb) / (na + nb);
-      const d = new Float64Array(K);
-      const e = new Float64Array(K);
-      for (let c = 0; c < K; c++) {
-        d[c] = Math.abs(mb[c] - sum[c] / na);
-        e[c] = 2 * 2 ** -23 * Math.abs(mb[c]);
-      }
-      rows.forEach((i, ri) => {
-        for (let j = 0; j < K; j++) bound[ri * K + j] += f * (d[i] * e[j] + d[j] * e[i]);
-      });
-    }
-    for (let c = 0; c < K; c++) sum[c] += mb[c] * nb;
-    na += nb;
-    r0 += nb;
-  }
-  return bound;
-}
 
 describe('no dispatch above the work cap', () => {
   it('linear splits its output columns by work: same bits, one dispatch per tile of columns', async () => {

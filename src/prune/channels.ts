@@ -2,12 +2,12 @@
 //
 // Shapes (row-major, nn.Linear layout): W_gate, W_up [F × D]; W_down [D × F]. X is the MLP input
 // [M × D] (after RMSNorm), Hh = silu(X W_gateᵀ) ⊙ (X W_upᵀ) [M × F], Y = Hh W_downᵀ [M × D].
+import { eigenWeights } from '../kernels/cpu/matfun.js';
 import {
   type Vec,
   assertDim,
   assertLength,
   roundHalfEven,
-  sigmoid,
   stableArgsort,
 } from './stats-math.js';
 
@@ -46,19 +46,7 @@ export function outputCovariance(wDown: Vec, D: number, F: number, hiddenM2: Vec
   return out;
 }
 
-/**
- * Eigen-direction weights w_m = sigmoid(|λ_m| / mean(|λ|)). If every eigenvalue is 0 (constant
- * output) the ratio is defined as 0, giving w_m = 0.5 for all m (the reference would give NaN).
- */
-export function eigenWeights(eigValues: Vec): Float64Array {
-  const D = eigValues.length;
-  let meanAbs = 0;
-  for (let m = 0; m < D; m++) meanAbs += Math.abs(eigValues[m]);
-  meanAbs /= D;
-  const w = new Float64Array(D);
-  for (let m = 0; m < D; m++) w[m] = sigmoid(meanAbs > 0 ? Math.abs(eigValues[m]) / meanAbs : 0);
-  return w;
-}
+export { eigenWeights };
 
 /** W_downᵀ · V [F × D]: entry [k, m] = ⟨W_down[:,k], V[:,m]⟩. Cost F·D² (GPU-worthy on real models). */
 export function downProjections(wDown: Vec, D: number, F: number, eigVectors: Vec): Float64Array {

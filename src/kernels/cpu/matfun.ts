@@ -14,11 +14,7 @@ export function spectralSigmoid(a: CpuTensor): CpuTensor {
   for (let i = 0; i < n; i++) trace += a.data[i * n + i];
   if (trace < 0) throw new Error(`spectralSigmoid: the ${n}×${n} matrix has a negative trace (${trace}); it must be positive semi-definite`);
   const { values, vectors: V } = eighF64(a.data, n);
-  let meanAbs = 0;
-  for (const l of values) meanAbs += Math.abs(l);
-  meanAbs /= Math.max(1, n);
-  // All eigenvalues 0: the ratio is taken as 0, σ(0) = ½ (as channels.eigenWeights).
-  const w = values.map((l) => 1 / (1 + Math.exp(-(meanAbs > 0 ? Math.abs(l) / meanAbs : 0))));
+  const w = eigenWeights(values);
   // Z = V·diag(w)·Vᵀ, upper triangle then mirrored.
   const out = new Float32Array(n * n);
   const vw = new Float64Array(n);
@@ -34,3 +30,18 @@ export function spectralSigmoid(a: CpuTensor): CpuTensor {
   }
   return new CpuTensor(out, [n, n]);
 }
+
+/**
+ * Eigen-direction weights w_m = sigmoid(|λ_m| / mean(|λ|)). If every eigenvalue is 0 (constant
+ * output) the ratio is defined as 0, giving w_m = ½ for all m (the reference would give NaN).
+ */
+export function eigenWeights(eigValues: ArrayLike<number>): Float64Array {
+  const D = eigValues.length;
+  let meanAbs = 0;
+  for (let m = 0; m < D; m++) meanAbs += Math.abs(eigValues[m]);
+  meanAbs /= Math.max(1, D);
+  const w = new Float64Array(D);
+  for (let m = 0; m < D; m++) w[m] = 1 / (1 + Math.exp(-(meanAbs > 0 ? Math.abs(eigValues[m]) / meanAbs : 0)));
+  return w;
+}
+
