@@ -4,7 +4,6 @@
 // and every method reaching the parameter target on stories260K.
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { prune } from '../src/api.js';
 import type { Backend, Tensor } from '../src/kernels/backend.js';
 import { decoderLinearParams } from '../src/model/config.js';
 import { loadModelWeights } from '../src/model/load.js';
@@ -26,9 +25,10 @@ import { compareMarkdown, compareSvg, expandGrid, type CompareResult } from '../
 import type { ModuleContext, ModuleKind } from '../src/prune/module.js';
 import { PhaseTimer } from '../src/prune/timer.js';
 import { bundled } from '../src/paths.js';
-import { expectClose, randn, useBackends } from './helpers.js';
+import { expectClose, randn, useBackends, usePrune } from './helpers.js';
 
 const { gpu, cpu } = useBackends();
+const prune = usePrune();
 
 // A small layer: D = 8, G = 3 KV groups of q = 2 query heads of d = 4 (n = 24 o_proj columns), F = 10.
 const D = 8;

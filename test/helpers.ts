@@ -1,6 +1,7 @@
 // Shared test utilities: a seeded RNG, array comparison with stated tolerances, and the GPU/CPU
 // backend pair (one device per test file, acquired in beforeAll).
 import { afterAll, beforeAll } from 'vitest';
+import { prune } from '../src/api.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { GpuBackend } from '../src/kernels/gpu/index.js';
 import { seededRandom } from '../src/prune/calibration.js';
@@ -75,3 +76,21 @@ export function useBackends(): { gpu: () => GpuBackend; cpu: CpuBackend } {
     cpu,
   };
 }
+
+/**
+ * prune() for one test file: the pruned models (whose layers wait in temporary files) are closed
+ * after the file's tests — vitest ends its workers without the process 'exit' event that would
+ * otherwise remove them.
+ */
+export function usePrune(): typeof prune {
+  const models: { close(): void }[] = [];
+  afterAll(() => {
+    for (const m of models) m.close();
+  });
+  return async (...args) => {
+    const r = await prune(...args);
+    models.push(r.model);
+    return r;
+  };
+}
+

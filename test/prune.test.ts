@@ -4,16 +4,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { prune } from '../src/api.js';
 import { sequencesPerplexity, storiesSequences } from '../src/eval/perplexity.js';
 import { loadModelWeights } from '../src/model/load.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { Llama2cTokenizer } from '../src/model/tokenizer.js';
 import { inMemorySource } from '../src/model/weights.js';
 import { bundled } from '../src/paths.js';
-import { useBackends } from './helpers.js';
+import { useBackends, usePrune } from './helpers.js';
 
 const { gpu, cpu } = useBackends();
+const prune = usePrune();
 const tok = Llama2cTokenizer.fromFile(bundled.tokenizer());
 const weights = loadModelWeights(bundled.model());
 const calib = JSON.parse(fs.readFileSync(new URL('./fixtures/stories260K-calib-32x128.json', import.meta.url), 'utf8')) as number[][];
