@@ -5,21 +5,15 @@
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../cpu/tensor.js';
+import { alignedRowStep, formatBytes } from './grid.js';
 import { MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulConstants, matmulTile } from './linear.js';
 
 export const COVARIANCE_SHADERS: string[] = ['covariance'];
-
-const MiB = 1024 * 1024;
 
 /** Test hooks of covAccumulate; production code passes nothing. */
 export interface CovOptions extends MatmulOptions {
   /** Pretend M2 bindings are at most this many bytes (exercises the row-block Gram update). */
   maxM2BindingBytes?: number;
-}
-
-/** "485.0 MiB", or "4096 B" below 1 MiB (pretend limits in tests). */
-export function formatBytes(bytes: number): string {
-  return bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} B`;
 }
 
 /** Zeroes a tensor, one dispatch per binding-sized range (M2 may exceed one binding). */
@@ -62,9 +56,7 @@ export function covInit(ctx: GpuContext, dim: number, opts: { maxBindingBytes?: 
  */
 export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind: number, maxRows = Infinity): number[] {
   if (K * K * 4 <= maxBind && K <= maxRows) return [0];
-  const align = ctx.limits.minStorageBufferOffsetAlignment;
-  let step = tile;
-  while ((step * K * 4) % align !== 0) step += tile;
+  const step = alignedRowStep(ctx.limits.minStorageBufferOffsetAlignment, tile, K * 4);
   const fit = Math.floor(maxBind / (K * 4) / step) * step;
   if (fit < step) {
     throw new Error(

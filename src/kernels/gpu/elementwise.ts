@@ -1,7 +1,6 @@
 // GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { formatBytes } from './covariance.js';
-import { flatGrid, rowsCols } from './grid.js';
+import { alignedRowStep, flatGrid, formatBytes, rowsCols } from './grid.js';
 
 export const ELEMENTWISE_SHADERS = ['elementwise', 'rowreduce', 'gather', 'sum'];
 
@@ -48,11 +47,6 @@ export function sliceRows(ctx: GpuContext, x: GpuTensor, start: number, count: n
   return y;
 }
 
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
 /**
  * y = x[:, cols]. X and Y (e.g. a 485 MB M2 and its kept columns) may exceed one storage binding:
  * they are then bound in row ranges whose offsets meet the storage alignment, one dispatch each.
@@ -72,11 +66,7 @@ export function gatherColumns(
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
   let chunk = rows;
   if (rows * Math.max(K, n) * 4 > maxBind) {
-    const align = ctx.limits.minStorageBufferOffsetAlignment;
-    // Smallest row count whose X and Y byte sizes are both multiples of the alignment.
-    const sx = align / gcd(K * 4, align);
-    const sy = align / gcd(n * 4, align);
-    const step = (sx * sy) / gcd(sx, sy);
+    const step = alignedRowStep(ctx.limits.minStorageBufferOffsetAlignment, 1, K * 4, n * 4);
     chunk = Math.floor(maxBind / (Math.max(K, n) * 4) / step) * step;
     if (chunk < step) {
       throw new Error(

@@ -23,3 +23,30 @@ export function squareOrder(t: GpuTensor, what: string): number {
   if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
   return n;
 }
+
+const MiB = 1024 * 1024;
+
+/** "485.0 MiB", or "4096 B" below 1 MiB (pretend limits in tests). */
+export function formatBytes(bytes: number): string {
+  return bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} B`;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * The smallest row count that is a multiple of `multiple` and whose byte size is a multiple of
+ * `align` for every row size in `rowBytes`: a row range of such length can start a storage binding
+ * (offsets must meet minStorageBufferOffsetAlignment) at any multiple of it.
+ */
+export function alignedRowStep(align: number, multiple: number, ...rowBytes: number[]): number {
+  let step = multiple;
+  for (const b of rowBytes) {
+    const s = align / gcd(b, align);
+    step = (step * s) / gcd(step, s);
+  }
+  return step;
+}
+
