@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
 import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
-import { diskLayerStore, memoryLayerStore } from '../src/prune/layer-store.js';
+import { layerStoreFor } from '../src/prune/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
 import { regressionRecovery, slimllmMethod } from '../src/prune/slimllm.js';
 import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, round1, RssPeak, rssMB } from './common.js';
@@ -138,7 +138,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
       recovery: regressionRecovery,
       ratios: { kind: 'layer-based' as const, p: job.p, K: L, alpha: job.alpha },
       batchRows: job.batchRows,
-      layerStore: job.layerStore === 'memory' ? memoryLayerStore() : diskLayerStore(),
+      layerStore: layerStoreFor(job.layerStore ?? 'disk'),
     };
     const out = await pruneModel(b, src, calib, run, onProgress);
     report = out.report;

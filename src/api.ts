@@ -9,7 +9,7 @@ import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
 import { baselineMethod, flapMethod, flapPlan } from './prune/baselines.js';
 import { checkCalibration, pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
-import { diskLayerStore, memoryLayerStore } from './prune/layer-store.js';
+import { layerStoreFor } from './prune/layer-store.js';
 import { recoveryByName } from './prune/recoveries.js';
 import { slimllmMethod } from './prune/slimllm.js';
 import * as path from 'node:path';
@@ -133,8 +133,7 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
         // Other baselines: one ratio for every layer, solved for the parameter target.
         run = { method: baselineMethod(o.method, { seed: o.seed }), recovery, ratios: { kind: 'uniform', p: o.layerRatio, targetRatio: o.targetRatio } };
       }
-      const layerStore = o.layerStore === 'memory' ? memoryLayerStore() : diskLayerStore(o.workDir);
-      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows, layerStore }, onProgress);
+      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows, layerStore: layerStoreFor(o.layerStore, o.workDir) }, onProgress);
     });
   } finally {
     if (owned) src.close();

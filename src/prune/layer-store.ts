@@ -86,6 +86,11 @@ export function diskLayerStore(parent = os.tmpdir()): LayerStore {
   };
 }
 
+/** The store `prune()`'s `layerStore` option names ('disk' in `workDir`, or 'memory'). */
+export function layerStoreFor(kind: 'disk' | 'memory', workDir?: string): LayerStore {
+  return kind === 'memory' ? memoryLayerStore() : diskLayerStore(workDir);
+}
+
 /** The pruned model: layers from the store, the rest held in memory. close() closes the store. */
 export function storedModel(
   config: ModelConfig,
