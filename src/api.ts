@@ -3,7 +3,7 @@
 import { createBackend, type Backend, type DeviceKind } from './kernels/index.js';
 import { sequencesPerplexity, storiesSequences, windowSequences, type PerplexityResult } from './eval/perplexity.js';
 import { openModel } from './model/load.js';
-import { findTokenizerFile, loadTokenizer, type Tokenizer } from './model/tokenizer.js';
+import { loadTokenizer, type Tokenizer, tokenizerFileFor } from './model/tokenizer.js';
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
 import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
@@ -28,9 +28,7 @@ export function tokenizerFor(modelPath: string | null, tokenizerPath?: string): 
   if (modelPath && !fs.existsSync(modelPath)) throw new Error(`${modelPath}: no such file or folder`);
   if (tokenizerPath) return loadTokenizer(tokenizerPath);
   if (modelPath) {
-    const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-    const dir = st?.isDirectory() ? modelPath : path.dirname(modelPath);
-    const found = findTokenizerFile(dir);
+    const found = tokenizerFileFor(modelPath);
     if (found) return loadTokenizer(found);
   }
   throw new Error(`no tokenizer found for ${modelPath ?? 'the model'}: pass one (--tokenizer PATH)`);

@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import { checkVocab, evaluatePerplexity, prune, tokenizerFor } from '../api.js';
 import { createBackend, type DeviceKind } from '../kernels/index.js';
 import { decoderLinearParams } from '../model/config.js';
-import { convertLlama2cToHf } from '../model/convert.js';
+import { convertModel, SOURCE_FORMATS, type SourceFormat, TARGET_FORMATS, type TargetFormat } from '../model/convert.js';
 import { openModel } from '../model/load.js';
-import { findTokenizerFile, loadTokenizer } from '../model/tokenizer.js';
+import { loadTokenizer, tokenizerFileFor } from '../model/tokenizer.js';
 import { sequenceLogits } from '../model/runner.js';
 import { saveModel } from '../model/writer.js';
 import { bundled } from '../paths.js';
@@ -47,6 +47,13 @@ function list<N>(parse: (v: string) => N) {
       .map((x) => x.trim())
       .filter((x) => x.length > 0)
       .map(parse);
+}
+
+const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0'] as const;
+function dtypeArg(v: string): (typeof DTYPES)[number] {
+  const d = v.toUpperCase() as (typeof DTYPES)[number];
+  if (!DTYPES.includes(d)) throw new InvalidArgumentError(`dtype must be one of f32, f16, bf16, q8_0, not '${v}'`);
+  return d;
 }
 
 function printJson(o: unknown): void {
@@ -97,17 +104,35 @@ interface PruneCliOptions {
   device: DeviceKind;
   json?: boolean;
   overwrite?: boolean;
+  format?: 'hf' | 'gguf';
+  dtype?: (typeof DTYPES)[number];
+}
+
+/** Where the report of a pruning run goes: inside the folder, or beside the .gguf file. */
+function reportPath(out: string, format: 'hf' | 'gguf'): string {
+  return format === 'gguf' ? `${out.replace(/\.gguf$/, '')}.report.json` : path.join(out, 'report.json');
+}
+
+function checkPruneOut(out: string, format: 'hf' | 'gguf', overwrite: boolean | undefined): void {
+  const st = fs.statSync(out, { throwIfNoEntry: false });
+  if (format === 'hf') {
+    if (st && !st.isDirectory()) throw new Error(`${out}: exists and is not a folder: choose another --out (or --format gguf to write a file)`);
+    if (st && fs.readdirSync(out).length > 0 && !overwrite) throw new Error(`${out} exists and is not empty: choose another --out (or pass --overwrite)`);
+    return;
+  }
+  if (st?.isDirectory()) throw new Error(`${out}: is a folder; with --format gguf, --out is the .gguf file to write`);
+  for (const f of [out, reportPath(out, format)]) {
+    if (fs.existsSync(f) && !overwrite) throw new Error(`${f} exists: choose another --out (or pass --overwrite)`);
+  }
 }
 
 async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
-  if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0 && !o.overwrite) {
-    throw new Error(`${o.out} exists and is not empty: choose another --out (or pass --overwrite)`);
-  }
+  const format = o.format ?? (o.out.endsWith('.gguf') ? 'gguf' : 'hf');
+  checkPruneOut(o.out, format, o.overwrite);
   if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
   if (!fs.existsSync(o.model)) throw new Error(`${o.model}: no such file or folder`);
-  // The tokenizer travels with the pruned model: the one given, or the one beside/inside the model.
-  const modelDir = fs.statSync(o.model).isDirectory() ? o.model : path.dirname(o.model);
-  const tokenizerFile = o.tokenizer ?? findTokenizerFile(modelDir) ?? undefined;
+  // The tokenizer travels with the pruned model: the one given, or the one with the model.
+  const tokenizerFile = o.tokenizer ?? tokenizerFileFor(o.model) ?? undefined;
   if (o.calibText && !tokenizerFile) throw new Error(`no tokenizer found for ${o.model}: pass one (--tokenizer PATH)`);
   const tok = tokenizerFile ? loadTokenizer(tokenizerFile) : undefined;
   let calibration;
@@ -140,12 +165,12 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     bar.stop();
     const t0 = performance.now();
     try {
-      saveModel(model, o.out, { tokenizerFile, overwrite: o.overwrite });
+      saveModel(model, o.out, { format, dtype: o.dtype, tokenizerFile, overwrite: o.overwrite });
     } finally {
       model.close();
     }
     const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
-    writeFileAtomic(path.join(o.out, 'report.json'), `${JSON.stringify(full, null, 1)}\n`);
+    writeFileAtomic(reportPath(o.out, format), `${JSON.stringify(full, null, 1)}\n`);
     return full;
   } finally {
     src.close();
@@ -174,7 +199,7 @@ export function buildCli(): Command {
   cli
     .command('info')
     .description('show a model\'s configuration and parameter counts')
-    .requiredOption('--model <path>', 'llama2.c .bin, Hugging Face folder, or a folder written by slimllm')
+    .requiredOption('--model <path>', 'llama2.c .bin, .gguf, Hugging Face folder, or a folder written by slimllm')
     .option('--json', 'one JSON object on stdout')
     .action((o) => {
       const src = openModel(o.model);
@@ -245,16 +270,16 @@ export function buildCli(): Command {
 
   cli
     .command('convert')
-    .description('convert a llama2.c checkpoint to a Hugging Face folder')
-    .argument('[from]', 'source format (llama2c)', 'llama2c')
-    .argument('[to]', 'target format (hf)', 'hf')
-    .requiredOption('--model <file>', 'llama2.c .bin')
-    .option('--tokenizer <file>', 'llama2.c tokenizer .bin to copy along')
-    .requiredOption('--out <dir>', 'output folder (must not exist or be empty)')
-    .option('--dtype <t>', 'F32 | F16 | BF16', 'F32')
-    .action((from, to, o) => {
-      if (from !== 'llama2c' || to !== 'hf') throw new Error(`only 'convert llama2c hf' is supported`);
-      convertLlama2cToHf(o.model, o.out, o.tokenizer, { dtype: o.dtype });
+    .description('convert a model: llama2c | hf | gguf → hf (folder) | gguf (one file llama.cpp runs)')
+    .argument('<from>', `source format (${SOURCE_FORMATS.join(' | ')})`, oneOf('source format', SOURCE_FORMATS))
+    .argument('<to>', `target format (${TARGET_FORMATS.join(' | ')})`, oneOf('target format', TARGET_FORMATS))
+    .requiredOption('--model <path>', 'the model: llama2.c .bin, Hugging Face folder or .gguf')
+    .option('--tokenizer <file>', 'tokenizer to write along (default: the one found with the model)')
+    .requiredOption('--out <path>', 'output folder (hf) or file (gguf); never overwritten unless --overwrite')
+    .option('--dtype <t>', 'f32 | f16 | bf16 | q8_0 (q8_0: gguf only)', dtypeArg, 'F32')
+    .option('--overwrite', 'replace an existing --out')
+    .action((from: SourceFormat, to: TargetFormat, o) => {
+      convertModel(from, to, o.model, o.out, { dtype: o.dtype, tokenizerFile: o.tokenizer, overwrite: o.overwrite });
       console.log(`wrote ${o.out}`);
     });
 
@@ -263,7 +288,9 @@ export function buildCli(): Command {
     .description('prune a model with SlimLLM (or a baseline) and save it with report.json')
     .requiredOption('--model <path>', 'model path')
     .option('--tokenizer <path>', 'tokenizer')
-    .requiredOption('--out <dir>', 'output folder (never overwritten unless --overwrite)')
+    .requiredOption('--out <path>', 'output folder, or .gguf file with --format gguf (never overwritten unless --overwrite)')
+    .option('--format <f>', 'hf (folder + report.json) | gguf (one file llama.cpp runs, report beside it); default: gguf when --out ends in .gguf', oneOf('format', TARGET_FORMATS))
+    .option('--dtype <t>', 'f32 | f16 | bf16 | q8_0 (q8_0: gguf only)', dtypeArg)
     .option('--ratio <r>', 'fraction of decoder linear parameters to remove (default 0.2)', num('float'))
     .option('--layer-ratio <p>', 'p: mean ratio of the pruned layers (instead of --ratio)', num('float'))
     .option('--pruned-layers <K>', 'number of layers pruned (default round(0.8·L))', num('int'))

@@ -1,18 +1,42 @@
-// llama2.c .bin → Hugging Face checkpoint folder. The reader yields interleaved-RoPE q/k rows;
-// the writer permutes them into rotate-half order, so the result loads in Transformers as is.
-import { openLlama2c } from './llama2c.js';
+// Model format conversion: any readable model (llama2.c .bin, Hugging Face folder, GGUF) to a
+// Hugging Face folder or a GGUF file. Readers yield q/k rows in the layout their config names;
+// each writer permutes them into its own (rotate-half for folders, interleaved for GGUF).
+import * as fs from 'node:fs';
+import { openModel } from './load.js';
+import { tokenizerFileFor } from './tokenizer.js';
 import { type SaveModelOptions, saveModel } from './writer.js';
 
-export function convertLlama2cToHf(
-  binPath: string,
-  outDir: string,
-  tokenizerPath?: string,
-  opts: Omit<SaveModelOptions, 'tokenizerFile'> = {},
-): void {
-  const src = openLlama2c(binPath);
+export const SOURCE_FORMATS = ['llama2c', 'hf', 'gguf'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+export const TARGET_FORMATS = ['hf', 'gguf'] as const;
+export type TargetFormat = (typeof TARGET_FORMATS)[number];
+
+/** The format a model path is in, from what it is (folder) or its extension. */
+export function sourceFormatOf(p: string): SourceFormat | null {
+  const st = fs.statSync(p, { throwIfNoEntry: false });
+  if (st?.isDirectory() || p.endsWith('config.json')) return 'hf';
+  if (p.endsWith('.bin')) return 'llama2c';
+  if (p.endsWith('.gguf')) return 'gguf';
+  return null;
+}
+
+/**
+ * Converts `modelPath` (in format `from`) to `out` (format `to`). The tokenizer found with the
+ * model (or `opts.tokenizerFile`) goes along.
+ */
+export function convertModel(from: SourceFormat, to: TargetFormat, modelPath: string, out: string, opts: Omit<SaveModelOptions, 'format'> = {}): void {
+  if (!fs.existsSync(modelPath)) throw new Error(`${modelPath}: no such file or folder`);
+  const actual = sourceFormatOf(modelPath);
+  if (actual !== from) throw new Error(`${modelPath}: is not a ${from} model (${actual ? `it looks like ${actual}` : 'unknown format'})`);
+  const tokenizerFile = opts.tokenizerFile ?? tokenizerFileFor(modelPath) ?? undefined;
+  const src = openModel(modelPath);
   try {
-    saveModel(src, outDir, { ...opts, tokenizerFile: tokenizerPath });
+    saveModel(src, out, { ...opts, format: to, tokenizerFile });
   } finally {
     src.close();
   }
+}
+
+export function convertLlama2cToHf(binPath: string, outDir: string, tokenizerPath?: string, opts: Omit<SaveModelOptions, 'tokenizerFile' | 'format'> = {}): void {
+  convertModel('llama2c', 'hf', binPath, outDir, { ...opts, tokenizerFile: tokenizerPath });
 }

@@ -1,7 +1,8 @@
-// One entry point for every model path a user can give: a llama2.c .bin file, or a folder (or
-// its config.json) holding a Hugging Face / slimllm checkpoint.
+// One entry point for every model path a user can give: a llama2.c .bin file, a GGUF file, or a
+// folder (or its config.json) holding a Hugging Face / slimllm checkpoint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openGguf } from './gguf-model.js';
 import { openHf } from './hf.js';
 import { openLlama2c } from './llama2c.js';
 import type { ModelSource, ModelWeights } from './weights.js';
@@ -15,10 +16,11 @@ export function openModel(p: string): ModelSource {
   }
   if (path.basename(p) === 'config.json') return openHf(path.dirname(p));
   if (p.endsWith('.bin')) return openLlama2c(p);
+  if (p.endsWith('.gguf')) return openGguf(p);
   if (p.endsWith('.safetensors')) {
     throw new Error(`${p}: a bare safetensors file has no config; give the folder holding it and its config.json`);
   }
-  throw new Error(`${p}: not a model (expected a llama2.c .bin file or a folder with config.json)`);
+  throw new Error(`${p}: not a model (expected a llama2.c .bin file, a .gguf file or a folder with config.json)`);
 }
 
 /** Reads every tensor of `src` into memory (small models, tests, the pruner's output). */

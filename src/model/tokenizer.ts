@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
+import { GgufFile } from './gguf.js';
+import { tokenizerFromGguf } from './gguf-tokenizer.js';
 
 export interface EncodeOptions {
   /** Prepend BOS (default true, as run.c's generate and the perplexity protocol do). */
@@ -24,23 +26,53 @@ export interface Tokenizer {
 
 const utf8 = new TextDecoder('utf-8');
 
+/** A sentencepiece-BPE vocabulary: pieces with ' ' for '▁', as byte strings (one char per byte). */
+export interface SpmVocab {
+  pieces: string[];
+  scores: Float32Array;
+  bos: number;
+  eos: number;
+  /** Longest piece in bytes (llama2.c's header field). */
+  maxTokenLength: number;
+}
+
 /**
  * llama2.c tokenizer.bin: int32 max_token_length, then per token float32 score, int32 byte length,
  * the bytes. Pieces use ' ' where sentencepiece has '▁'; ids 3..258 are the byte pieces <0x00>..<0xFF>.
+ * The same algorithm runs any sentencepiece-BPE vocabulary (e.g. one read from a GGUF file): byte
+ * fallback goes to whichever ids hold the pieces <0x00>..<0xFF>.
  */
 export class Llama2cTokenizer implements Tokenizer {
-  readonly bos = 1;
-  readonly eos = 2;
+  readonly bos: number;
+  readonly eos: number;
   readonly maxTokenLength: number;
   /** Pieces as byte strings (one char per byte, latin1), so lookups compare raw bytes as run.c does. */
   readonly pieces: string[];
   readonly scores: Float32Array;
   private readonly ids = new Map<string, number>();
+  /** Id of the byte piece <0xXX> for each byte (-1: none). */
+  private readonly byteIds = new Int32Array(256).fill(-1);
 
-  constructor(bytes: Uint8Array, readonly origin = 'tokenizer.bin') {
+  constructor(vocab: SpmVocab, readonly origin = 'tokenizer.bin') {
+    this.pieces = vocab.pieces;
+    this.scores = vocab.scores;
+    this.bos = vocab.bos;
+    this.eos = vocab.eos;
+    this.maxTokenLength = vocab.maxTokenLength;
+    // run.c finds pieces by binary search over a sorted copy; with no duplicate pieces (true of
+    // sentencepiece vocabularies) a map gives the same answers.
+    this.pieces.forEach((p, i) => {
+      if (!this.ids.has(p)) this.ids.set(p, i);
+      const m = /^<0x([0-9A-F]{2})>$/.exec(p);
+      if (m && this.byteIds[parseInt(m[1], 16)] < 0) this.byteIds[parseInt(m[1], 16)] = i;
+    });
+  }
+
+  /** Parses llama2.c's tokenizer.bin format (`origin` names it in messages). */
+  static fromBytes(bytes: Uint8Array, origin = 'tokenizer.bin'): Llama2cTokenizer {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (buf.length < 4) throw new Error(`${origin}: ${buf.length} bytes, too short for a llama2.c tokenizer`);
-    this.maxTokenLength = buf.readInt32LE(0);
+    const maxTokenLength = buf.readInt32LE(0);
     const pieces: string[] = [];
     const scores: number[] = [];
     let at = 4;
@@ -58,17 +90,11 @@ export class Llama2cTokenizer implements Tokenizer {
       scores.push(score);
       at += len;
     }
-    this.pieces = pieces;
-    this.scores = Float32Array.from(scores);
-    // run.c finds pieces by binary search over a sorted copy; with no duplicate pieces (true of
-    // sentencepiece vocabularies) a map gives the same answers.
-    pieces.forEach((p, i) => {
-      if (!this.ids.has(p)) this.ids.set(p, i);
-    });
+    return new Llama2cTokenizer({ pieces, scores: Float32Array.from(scores), bos: 1, eos: 2, maxTokenLength }, origin);
   }
 
   static fromFile(file: string): Llama2cTokenizer {
-    return new Llama2cTokenizer(fs.readFileSync(file), file);
+    return Llama2cTokenizer.fromBytes(fs.readFileSync(file), file);
   }
 
   get vocabSize(): number {
@@ -105,13 +131,19 @@ export class Llama2cTokenizer implements Tokenizer {
       if ((next & 0xc0) === 0x80 && c + 1 - start < 4) continue;
       const id = this.ids.get(bytes.toString('latin1', start, c + 1));
       if (id !== undefined) tokens.push(id);
-      else for (let k = start; k <= c; k++) tokens.push(bytes[k] + 3); // byte fallback: <0x00> is id 3
+      else for (let k = start; k <= c; k++) tokens.push(this.byteToken(bytes[k]));
       start = c + 1;
     }
     const merged = this.mergePairs(tokens);
     if (opts.bos ?? true) merged.unshift(this.bos);
     if (opts.eos) merged.push(this.eos);
     return merged;
+  }
+
+  private byteToken(b: number): number {
+    const id = this.byteIds[b];
+    if (id < 0) throw new Error(`${this.origin}: no byte piece <0x${b.toString(16).toUpperCase().padStart(2, '0')}> for byte fallback`);
+    return id;
   }
 
   private mergePairs(tokens: number[]): number[] {
@@ -298,7 +330,8 @@ function readJson(file: string): unknown {
 }
 
 /**
- * A tokenizer from a file (.json: Hugging Face; .bin: llama2.c) or a model folder holding
+ * A tokenizer from a file (.json: Hugging Face; .bin: llama2.c; .gguf: the vocabulary in its
+ * metadata) or a model folder holding
  * tokenizer.bin, tok*.bin or tokenizer.json.
  */
 export function loadTokenizer(p: string): Tokenizer {
@@ -311,7 +344,25 @@ export function loadTokenizer(p: string): Tokenizer {
   }
   if (p.endsWith('.json')) return HfTokenizer.fromFile(p);
   if (p.endsWith('.bin')) return Llama2cTokenizer.fromFile(p);
-  throw new Error(`${p}: unknown tokenizer format (expected tokenizer.json or a llama2.c tokenizer .bin)`);
+  if (p.endsWith('.gguf')) {
+    const g = GgufFile.open(p);
+    try {
+      return tokenizerFromGguf(g);
+    } finally {
+      g.close();
+    }
+  }
+  throw new Error(`${p}: unknown tokenizer format (expected tokenizer.json, a llama2.c tokenizer .bin or a .gguf model)`);
+}
+
+/**
+ * The tokenizer file that goes with a model path: a .gguf file carries its own vocabulary;
+ * otherwise the one inside the folder or beside the file (see findTokenizerFile), or null.
+ */
+export function tokenizerFileFor(modelPath: string): string | null {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (st?.isFile() && modelPath.endsWith('.gguf')) return modelPath;
+  return findTokenizerFile(st?.isDirectory() ? modelPath : path.dirname(modelPath));
 }
 
 /**

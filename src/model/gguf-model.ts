@@ -1,0 +1,411 @@
+// Llama-family models as GGUF files that llama.cpp runs, and GGUF files as ModelSources.
+//
+// Architecture: a model whose layers all keep the same widths and carry no biases is written as
+// llama.cpp's `llama`; any other (a pruned model) as `deci`, whose loader builds every layer from
+// per-layer arrays `deci.attention.head_count`, `head_count_kv` and `feed_forward_length`, and
+// takes the optional `blk.N.attn_output.bias` / `blk.N.ffn_down.bias` (the regression recovery's
+// biases). Both rotate consecutive pairs in RoPE (llama2.c's layout), so Hugging Face q/k rows are
+// permuted back on write. Head size, RoPE dimensions and every width are written explicitly.
+//
+// llama.cpp's deci skips a layer whose FFN width is 0 entirely (attention included) and takes the
+// head size from layer 0, so a layer keeping attention without an FFN, or a head-less layer 0, is
+// refused here rather than written as a file that computes something else.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { type LayerShape, type ModelConfig, ModelConfigSchema } from './config.js';
+import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, type GgufValue, describeValue, writeGguf } from './gguf.js';
+import { ggufTokenizerEntries } from './gguf-tokenizer.js';
+import { permuteHalfToInterleaved } from './rope-layout.js';
+import { assertFinite } from './safetensors.js';
+import type { LayerWeights, ModelSource } from './weights.js';
+
+export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+
+/** llama.cpp's tensor names. */
+export const ggufNames = {
+  embedding: 'token_embd.weight',
+  finalNorm: 'output_norm.weight',
+  classifier: 'output.weight',
+  layer(i: number): Record<keyof LayerWeights, string> {
+    const p = `blk.${i}.`;
+    return {
+      attnNorm: `${p}attn_norm.weight`,
+      wq: `${p}attn_q.weight`,
+      wk: `${p}attn_k.weight`,
+      wv: `${p}attn_v.weight`,
+      wo: `${p}attn_output.weight`,
+      oBias: `${p}attn_output.bias`,
+      ffnNorm: `${p}ffn_norm.weight`,
+      wGate: `${p}ffn_gate.weight`,
+      wUp: `${p}ffn_up.weight`,
+      wDown: `${p}ffn_down.weight`,
+      downBias: `${p}ffn_down.bias`,
+    };
+  },
+};
+
+/** GGUF dims (innermost first) of every tensor of layer `i`: an [out × in] matrix is [in, out]. */
+function layerDims(c: ModelConfig, i: number): Record<keyof LayerWeights, number[] | null> {
+  const s = c.layers[i];
+  const D = c.hiddenSize;
+  const d = c.headDim;
+  return {
+    attnNorm: [D],
+    wq: [D, s.nHeads * d],
+    wk: [D, s.nKvHeads * d],
+    wv: [D, s.nKvHeads * d],
+    wo: [s.nHeads * d, D],
+    oBias: s.oBias ? [D] : null,
+    ffnNorm: [D],
+    wGate: [D, s.ffnDim],
+    wUp: [D, s.ffnDim],
+    wDown: [s.ffnDim, D],
+    downBias: s.downBias ? [D] : null,
+  };
+}
+
+export function isUniformBiasFree(layers: readonly LayerShape[]): boolean {
+  const l0 = layers[0];
+  return layers.every((s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim && !s.oBias && !s.downBias);
+}
+
+/** Throws for layer shapes llama.cpp's deci would run differently from slimllm. */
+export function checkGgufLayers(layers: readonly LayerShape[], file: string): void {
+  layers.forEach((s, i) => {
+    if (s.ffnDim === 0 && s.nHeads > 0) {
+      throw new Error(`${file}: layer ${i} keeps ${s.nHeads} attention heads but no FFN channels; llama.cpp skips such a layer entirely (attention included), so it cannot be written`);
+    }
+    if (i === 0 && s.nHeads === 0) throw new Error(`${file}: layer 0 has no attention heads; llama.cpp reads the head size from layer 0, so it cannot be written`);
+  });
+}
+
+export interface SaveGgufOptions {
+  /** Storage type of the matrices (norms and biases stay F32). Q8_0 falls back to F16 for a matrix whose rows are not a multiple of 32 long. */
+  dtype?: GgufDtype;
+  /** llama2.c tok*.bin or tokenizer.json to embed (llama.cpp needs a vocabulary to run the file). */
+  tokenizerFile?: string;
+  /** Replace `file` if it exists (default: refuse). */
+  overwrite?: boolean;
+}
+
+function allZero(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
+  return true;
+}
+
+const GENERAL_FILE_TYPE: Record<GgufDtype, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 };
+
+/** Saves `src` as one GGUF file (written beside `file` under a temporary name, then renamed). */
+export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions = {}): void {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw new Error(`${file}: is a folder; a GGUF model is one file (give a path ending in .gguf)`);
+  if (st && !opts.overwrite) throw new Error(`${file}: exists; refusing to overwrite (choose another path or pass overwrite)`);
+  if (opts.tokenizerFile !== undefined && !fs.statSync(opts.tokenizerFile, { throwIfNoEntry: false })?.isFile()) {
+    throw new Error(`${opts.tokenizerFile}: tokenizer file not found`);
+  }
+  const c = src.config;
+  checkGgufLayers(c.layers, file);
+  const dtype = opts.dtype ?? 'F32';
+
+  // One layer is read at a time and kept while its tensors are written; q/k rows go to the
+  // interleaved RoPE layout on the way.
+  let cached: { i: number; w: LayerWeights } | null = null;
+  const layer = (i: number): LayerWeights => {
+    if (cached?.i !== i) {
+      const w = src.layer(i);
+      const s = c.layers[i];
+      const half = c.ropeLayout === 'half';
+      cached = {
+        i,
+        w: half
+          ? { ...w, wq: permuteHalfToInterleaved(w.wq, s.nHeads, c.headDim, c.hiddenSize), wk: permuteHalfToInterleaved(w.wk, s.nKvHeads, c.headDim, c.hiddenSize) }
+          : w,
+      };
+    }
+    return cached.w;
+  };
+  // Biases that are exactly zero carry nothing: dropped, so that they do not force `deci`.
+  const layers: LayerShape[] = c.layers.map((s, i) => {
+    if (!s.oBias && !s.downBias) return { ...s };
+    const w = layer(i);
+    return { ...s, oBias: s.oBias && w.oBias !== null && !allZero(w.oBias), downBias: s.downBias && w.downBias !== null && !allZero(w.downBias) };
+  });
+  const out: ModelConfig = { ...c, layers, ropeLayout: 'interleaved' };
+  const arch = isUniformBiasFree(layers) ? 'llama' : 'deci';
+
+  const metadata = modelEntries(out, arch, dtype, path.basename(file, '.gguf'));
+  if (opts.tokenizerFile !== undefined) for (const [k, v] of ggufTokenizerEntries(opts.tokenizerFile, c.vocabSize)) metadata.set(k, v);
+
+  const tensors: GgufTensorToWrite[] = [];
+  const matrixType = (dims: number[]): GgmlTypeName => (dtype === 'Q8_0' && dims[0] % 32 !== 0 ? 'F16' : dtype);
+  const add = (name: string, dims: number[], get: () => Float32Array) => {
+    const type = dims.length === 1 ? 'F32' : matrixType(dims);
+    tensors.push({
+      name,
+      dims,
+      type,
+      data: () => {
+        const a = get();
+        assertFinite(a, `${src.origin}: tensor '${name}' to save`);
+        return a;
+      },
+    });
+  };
+  add(ggufNames.embedding, [c.hiddenSize, c.vocabSize], () => src.embedding());
+  for (let i = 0; i < c.nLayers; i++) {
+    const names = ggufNames.layer(i);
+    const dims = layerDims(out, i);
+    for (const key of Object.keys(dims) as (keyof LayerWeights)[]) {
+      const d = dims[key];
+      if (d) add(names[key], d, () => layer(i)[key] as Float32Array);
+    }
+  }
+  add(ggufNames.finalNorm, [c.hiddenSize], () => src.finalNorm());
+  if (!c.tieEmbeddings) add(ggufNames.classifier, [c.hiddenSize, c.vocabSize], () => src.classifier());
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeGguf(file, metadata, tensors);
+}
+
+function modelEntries(c: ModelConfig, arch: 'llama' | 'deci', dtype: GgufDtype, name: string): Map<string, GgufEntry> {
+  const u32 = (value: number): GgufEntry => ({ type: GgufType.UINT32, value });
+  const f32 = (value: number): GgufEntry => ({ type: GgufType.FLOAT32, value });
+  const perLayer = (get: (s: LayerShape) => number): GgufEntry =>
+    arch === 'llama' ? u32(get(c.layers[0])) : { type: GgufType.ARRAY, elemType: GgufType.INT32, value: Int32Array.from(c.layers.map(get)) };
+  const m = new Map<string, GgufEntry>([
+    ['general.architecture', { type: GgufType.STRING, value: arch }],
+    ['general.name', { type: GgufType.STRING, value: name }],
+    ['general.file_type', u32(GENERAL_FILE_TYPE[dtype])],
+    [`${arch}.context_length`, u32(c.maxSeqLen)],
+    [`${arch}.embedding_length`, u32(c.hiddenSize)],
+    [`${arch}.block_count`, u32(c.nLayers)],
+    [`${arch}.feed_forward_length`, perLayer((s) => s.ffnDim)],
+    [`${arch}.attention.head_count`, perLayer((s) => s.nHeads)],
+    [`${arch}.attention.head_count_kv`, perLayer((s) => s.nKvHeads)],
+    [`${arch}.attention.key_length`, u32(c.headDim)],
+    [`${arch}.attention.value_length`, u32(c.headDim)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps)],
+    [`${arch}.rope.freq_base`, f32(c.ropeTheta)],
+    [`${arch}.rope.dimension_count`, u32(c.headDim)],
+    [`${arch}.vocab_size`, u32(c.vocabSize)],
+  ]);
+  if (dtype === 'Q8_0') m.set('general.quantization_version', u32(2));
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+const ARCHITECTURES = ['llama', 'deci'] as const;
+
+/** Metadata accessors that name the file and key in every error. */
+class Meta {
+  constructor(private readonly g: GgufFile) {}
+
+  get(key: string): GgufValue | undefined {
+    return this.g.metadata.get(key);
+  }
+
+  private fail(key: string, v: GgufValue | undefined, want: string): never {
+    throw new Error(`${this.g.file}: metadata '${key}' is ${v === undefined ? 'missing' : describeValue(v)}, expected ${want}`);
+  }
+
+  str(key: string): string {
+    const v = this.get(key);
+    if (v?.type !== GgufType.STRING) this.fail(key, v, 'a STRING');
+    return v.value as string;
+  }
+
+  /** A non-negative integer scalar of any integer type. */
+  int(key: string, dflt?: number): number {
+    const v = this.get(key);
+    if (v === undefined && dflt !== undefined) return dflt;
+    const n = v === undefined || v.type === GgufType.ARRAY ? NaN : Number(v.value);
+    if (!(Number.isSafeInteger(n) && n >= 0) || typeof v?.value === 'boolean') this.fail(key, v, 'a non-negative integer');
+    return n;
+  }
+
+  num(key: string, dflt: number): number {
+    const v = this.get(key);
+    if (v === undefined) return dflt;
+    const n = v.type === GgufType.FLOAT32 || v.type === GgufType.FLOAT64 ? (v.value as number) : NaN;
+    if (!(n > 0 && Number.isFinite(n))) this.fail(key, v, 'a positive FLOAT32');
+    return v.type === GgufType.FLOAT32 ? shortestF32(n) : n;
+  }
+
+  /** One non-negative integer per layer: a scalar (every layer alike) or an array of `n`. */
+  perLayer(key: string, n: number): number[] {
+    const v = this.get(key);
+    if (v?.type !== GgufType.ARRAY) return Array.from({ length: n }, () => this.int(key));
+    const ok = v.value.length === n && v.value.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+    if (!ok) this.fail(key, v, `${n} non-negative integers (one per layer)`);
+    return v.value as number[];
+  }
+}
+
+/** The shortest decimal that rounds to the f32 `x` (1e-5 read back as 1e-5, not 9.9999997e-6). */
+function shortestF32(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
+
+function configFromGguf(g: GgufFile): ModelConfig {
+  const m = new Meta(g);
+  const arch = m.str('general.architecture');
+  if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new Error(`${g.file}: architecture '${arch}' is not supported (${ARCHITECTURES.join(', ')})`);
+  }
+  const k = (s: string) => `${arch}.${s}`;
+  const D = m.int(k('embedding_length'));
+  const L = m.int(k('block_count'));
+  if (D === 0 || L === 0) throw new Error(`${g.file}: metadata '${k(D === 0 ? 'embedding_length' : 'block_count')}' is 0`);
+  const heads = m.perLayer(k('attention.head_count'), L);
+  const kvHeads = m.get(k('attention.head_count_kv')) === undefined ? heads : m.perLayer(k('attention.head_count_kv'), L);
+  const ffn = m.perLayer(k('feed_forward_length'), L);
+  heads.forEach((h, i) => {
+    if (h === 0 || kvHeads[i] === 0) throw new Error(`${g.file}: layer ${i} has no attention heads (${k('attention.head_count')}); slimllm runs layers with attention only`);
+    if (ffn[i] === 0) throw new Error(`${g.file}: layer ${i} has no FFN channels (${k('feed_forward_length')})`);
+  });
+  if (D % heads[0] !== 0 && m.get(k('attention.key_length')) === undefined) {
+    throw new Error(`${g.file}: ${k('embedding_length')} ${D} is not divisible by layer 0's ${heads[0]} heads and '${k('attention.key_length')}' is not given`);
+  }
+  const headDim = m.int(k('attention.key_length'), D / heads[0]);
+  const valueDim = m.int(k('attention.value_length'), headDim);
+  const ropeDim = m.int(k('rope.dimension_count'), headDim);
+  if (valueDim !== headDim) throw new Error(`${g.file}: '${k('attention.value_length')}' ${valueDim} differs from the key length ${headDim} (not supported)`);
+  if (ropeDim !== headDim) throw new Error(`${g.file}: '${k('rope.dimension_count')}' ${ropeDim} differs from the head size ${headDim} (partial RoPE is not supported)`);
+  const scaling = m.get(k('rope.scaling.type'));
+  if (scaling !== undefined && !(scaling.type === GgufType.STRING && scaling.value === 'none')) {
+    throw new Error(`${g.file}: metadata '${k('rope.scaling.type')}' is ${describeValue(scaling)}; RoPE scaling is not supported`);
+  }
+  const emb = g.tensors.get(ggufNames.embedding);
+  if (!emb) throw new Error(`${g.file}: tensor '${ggufNames.embedding}' is missing`);
+  const vocabSize = emb.dims.length === 2 ? emb.dims[1] : 0;
+  const tokens = g.metadata.get('tokenizer.ggml.tokens');
+  const nTok = tokens?.type === GgufType.ARRAY ? tokens.value.length : vocabSize;
+  const ids = (key: string, dflt: number) => {
+    const id = m.int(key, dflt);
+    if (id >= nTok) throw new Error(`${g.file}: metadata '${key}' ${id} is not below the vocabulary size ${nTok}`);
+    return id;
+  };
+  const draft = {
+    architecture: arch,
+    hiddenSize: D,
+    nLayers: L,
+    headDim,
+    vocabSize,
+    rmsNormEps: m.num(k('attention.layer_norm_rms_epsilon'), 1e-5),
+    ropeTheta: m.num(k('rope.freq_base'), 10000),
+    ropeLayout: 'interleaved' as const,
+    tieEmbeddings: !g.has(ggufNames.classifier),
+    maxSeqLen: m.int(k('context_length')),
+    bosTokenId: ids('tokenizer.ggml.bos_token_id', 1),
+    eosTokenId: ids('tokenizer.ggml.eos_token_id', 2),
+    layers: heads.map((nHeads, i) => ({
+      nHeads,
+      nKvHeads: kvHeads[i],
+      ffnDim: ffn[i],
+      oBias: g.has(ggufNames.layer(i).oBias),
+      downBias: g.has(ggufNames.layer(i).downBias),
+    })),
+  };
+  const parsed = ModelConfigSchema.safeParse(draft);
+  if (!parsed.success) throw new Error(`${g.file}: ${z.prettifyError(parsed.error)}`);
+  if (tokens !== undefined && nTok !== vocabSize) {
+    throw new Error(`${g.file}: 'tokenizer.ggml.tokens' has ${nTok} tokens, tensor '${ggufNames.embedding}' has ${vocabSize} rows`);
+  }
+  return parsed.data;
+}
+
+/** Every tensor present with the dims the metadata imply, and no other tensor. */
+function checkGgufTensors(g: GgufFile, c: ModelConfig): void {
+  const expected = new Map<string, number[]>();
+  expected.set(ggufNames.embedding, [c.hiddenSize, c.vocabSize]);
+  expected.set(ggufNames.finalNorm, [c.hiddenSize]);
+  if (!c.tieEmbeddings) expected.set(ggufNames.classifier, [c.hiddenSize, c.vocabSize]);
+  for (let i = 0; i < c.nLayers; i++) {
+    const names = ggufNames.layer(i);
+    const dims = layerDims(c, i);
+    for (const key of Object.keys(dims) as (keyof LayerWeights)[]) {
+      const d = dims[key];
+      if (d) expected.set(names[key], d);
+    }
+  }
+  for (const [name, dims] of expected) {
+    const t = g.tensors.get(name);
+    if (!t) throw new Error(`${g.file}: tensor '${name}' is missing`);
+    if (t.dims.length !== dims.length || t.dims.some((v, j) => v !== dims[j])) {
+      throw new Error(`${g.file}: tensor '${name}': dims [${t.dims.join(', ')}], the metadata imply [${dims.join(', ')}]`);
+    }
+  }
+  for (const name of g.tensors.keys()) {
+    if (!expected.has(name)) throw new Error(`${g.file}: tensor '${name}' is not part of a ${c.architecture} model slimllm can run`);
+  }
+}
+
+/** A GGUF model file (`llama` or `deci`) read one tensor at a time. */
+export class GgufSource implements ModelSource {
+  readonly config: ModelConfig;
+
+  constructor(
+    readonly gguf: GgufFile,
+    readonly origin = gguf.file,
+  ) {
+    try {
+      this.config = configFromGguf(gguf);
+      checkGgufTensors(gguf, this.config);
+    } catch (e) {
+      gguf.close();
+      throw e;
+    }
+  }
+
+  private read(name: string): Float32Array {
+    const a = this.gguf.read(name);
+    assertFinite(a, `${this.origin}: tensor '${name}'`);
+    return a;
+  }
+
+  embedding(): Float32Array {
+    return this.read(ggufNames.embedding);
+  }
+
+  layer(i: number): LayerWeights {
+    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+    const n = ggufNames.layer(i);
+    const s = this.config.layers[i];
+    const r = (name: string) => this.read(name);
+    return {
+      attnNorm: r(n.attnNorm),
+      wq: r(n.wq),
+      wk: r(n.wk),
+      wv: r(n.wv),
+      wo: r(n.wo),
+      oBias: s.oBias ? r(n.oBias) : null,
+      ffnNorm: r(n.ffnNorm),
+      wGate: r(n.wGate),
+      wUp: r(n.wUp),
+      wDown: r(n.wDown),
+      downBias: s.downBias ? r(n.downBias) : null,
+    };
+  }
+
+  finalNorm(): Float32Array {
+    return this.read(ggufNames.finalNorm);
+  }
+
+  classifier(): Float32Array {
+    return this.config.tieEmbeddings ? this.embedding() : this.read(ggufNames.classifier);
+  }
+
+  close(): void {
+    this.gguf.close();
+  }
+}
+
+export function openGguf(file: string): GgufSource {
+  return new GgufSource(GgufFile.open(file));
+}
