@@ -185,7 +185,7 @@ class HeaderCursor {
   /** A u64 that must fit a safe integer and be at most `max` (a bound the file size implies). */
   count(what: string, max: number): number {
     const v = this.view(8, what).getBigUint64(0, true);
-    if (v > BigInt(max)) throw new Error(`${this.file}: ${what} ${v} is impossible for a ${this.src.size}-byte file (corrupt?)`);
+    if (v > BigInt(max)) throw new Error(`${this.file}: ${what} ${v} is impossible for a ${this.src.size}-byte file (truncated or corrupt?)`);
     return Number(v);
   }
 
