@@ -382,7 +382,7 @@ export function buildCli(): Command {
 
   cli
     .command('demo')
-    .description('prune the bundled stories260K by about 20 % and print perplexity before and after')
+    .description('prune the bundled stories260K by about 20 %, print perplexity before and after, and write the pruned GGUF')
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--ratio <r>', 'fraction of parameters to remove', num('float'), 0.2)
     .option('--stories <a:b>', 'evaluation stories', '1:201')
@@ -407,9 +407,20 @@ export function buildCli(): Command {
       const after = await runEval(out, evalOpts, 'eval pruned');
       console.log(`pruned: perplexity ${after.ppl.toFixed(4)} (mean NLL ${after.nll.toFixed(5)}, ${after.tokens} tokens)`);
       console.log(`removed ${(100 * r.params.removedFraction).toFixed(1)} % of decoder linear parameters (${r.params.before} → ${r.params.after}); pruned model in ${out}`);
-      if (o.json) printJson({ dense: before, pruned: after, params: r.params, out });
+      // The same pruned model as one file that llama.cpp (and everything built on it) runs.
+      const gguf = path.join(out, 'stories260K-pruned.gguf');
+      convertModel('hf', 'gguf', out, gguf, { overwrite: true });
+      console.log(`wrote ${gguf}; run it with llama.cpp:`);
+      console.log(`  ${runCommand(gguf)}`);
+      if (o.json) printJson({ dense: before, pruned: after, params: r.params, out, gguf });
     });
   return cli;
+}
+
+/** The one command that runs a GGUF file with node-llama-cpp (greedy, 32 tokens). */
+export function runCommand(gguf: string): string {
+  const q = (x: string) => (/^[\w./-]+$/.test(x) ? x : `'${x.replaceAll("'", "'\\''")}'`);
+  return `npx -y node-llama-cpp@3.21.1 complete --model ${q(gguf)} --text 'Once upon a time' --maxTokens 32 --temperature 0 --repeatPenalty 1`;
 }
 
 /** Runs the CLI; returns the exit code. Errors print one clear line, no stack. */

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { type GgufEntry, GgufFile, GgufType, type GgufValue, describeValue } from './gguf.js';
 import { HfTokenizer, Llama2cTokenizer, type Tokenizer } from './tokenizer.js';
+import { writeHfTokenizerFiles } from './tokenizer-export.js';
 
 const SPACE = '\u2581'; // ▁
 const NO_MERGE_SCORE = -1e10;
@@ -282,6 +283,11 @@ export function tokenizerFromGguf(g: GgufFile): Tokenizer {
 }
 
 function gpt2Tokenizer(g: GgufFile, tokens: string[], bos: number, eos: number): Tokenizer {
+  return new HfTokenizer(new HfTokenizerImpl(gpt2TokenizerJson(g, tokens), {}), { bos, eos }, g.file);
+}
+
+/** A tokenizer.json equivalent to a "gpt2" GGUF vocabulary. */
+function gpt2TokenizerJson(g: GgufFile, tokens: string[]): object {
   const preV = g.metadata.get('tokenizer.ggml.pre');
   const pre = preV?.type === GgufType.STRING ? preV.value : undefined;
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: pre === 'gpt2' };
@@ -302,7 +308,7 @@ function gpt2Tokenizer(g: GgufFile, tokens: string[], bos: number, eos: number):
     }
     if (!(t in vocab)) vocab[t] = i;
   });
-  const json = {
+  return {
     version: '1.0',
     added_tokens: added,
     normalizer: null,
@@ -311,5 +317,40 @@ function gpt2Tokenizer(g: GgufFile, tokens: string[], bos: number, eos: number):
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: pre !== 'gpt2', vocab, merges: stringArray(g, 'tokenizer.ggml.merges') },
   };
-  return new HfTokenizer(new HfTokenizerImpl(json, {}), { bos, eos }, g.file);
+}
+
+/** llama2.c's tokenizer.bin bytes for a sentencepiece vocabulary. */
+function llama2cBytes(tok: Llama2cTokenizer): Buffer {
+  const parts: Buffer[] = [Buffer.alloc(4)];
+  parts[0].writeInt32LE(tok.maxTokenLength);
+  tok.pieces.forEach((p, i) => {
+    const head = Buffer.alloc(8);
+    head.writeFloatLE(tok.scores[i], 0);
+    head.writeInt32LE(p.length, 4);
+    parts.push(head, Buffer.from(p, 'latin1'));
+  });
+  return Buffer.concat(parts);
+}
+
+/**
+ * Writes the vocabulary of a GGUF file into a model folder: a "llama" one as llama2.c's
+ * tokenizer.bin plus the equivalent tokenizer.json, a "gpt2" one as tokenizer.json, each with
+ * its tokenizer_config.json.
+ */
+export function writeTokenizerFilesFromGguf(file: string, dir: string): void {
+  const g = GgufFile.open(file);
+  try {
+    const tok = tokenizerFromGguf(g);
+    if (tok instanceof Llama2cTokenizer) {
+      fs.writeFileSync(path.join(dir, 'tokenizer.bin'), llama2cBytes(tok));
+      writeHfTokenizerFiles(tok, dir);
+      return;
+    }
+    const tokens = stringArray(g, 'tokenizer.ggml.tokens');
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(gpt2TokenizerJson(g, tokens)));
+    const cfg = { tokenizer_class: 'PreTrainedTokenizerFast', bos_token: tokens[tok.bos], eos_token: tokens[tok.eos], clean_up_tokenization_spaces: false };
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  } finally {
+    g.close();
+  }
 }
