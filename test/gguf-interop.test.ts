@@ -11,6 +11,7 @@ import { evaluatePerplexity } from '../src/api.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { convertModel } from '../src/model/convert.js';
 import { GgufFile, type GgufEntry, writeGguf } from '../src/model/gguf.js';
+import { LLAMA3_REGEX } from '../src/model/gguf-tokenizer.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
@@ -18,6 +19,7 @@ import type { ModelSource } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { closeLlama, loadError, loadGguf, type LlamaHandle } from './interop-llama.js';
 import { usePrune } from './helpers.js';
+import { syntheticModel } from './synthetic-model.js';
 
 const BIN = 'assets/stories260K/stories260K.bin';
 const TOK = 'assets/stories260K/tok512.bin';
@@ -181,4 +183,87 @@ describe('tokenizer.json vocabularies in llama.cpp', () => {
       await llama.dispose();
     }
   });
+
+  it('a byte-level BPE (Llama 3 style) tokenizer.json becomes a "gpt2" vocabulary llama.cpp tokenizes and runs as slimllm does', async () => {
+    const dir = path.join(tmp, 'bpe');
+    fs.mkdirSync(dir);
+    const json = byteLevelTokenizer(fs.readFileSync(STORIES, 'utf8').slice(0, 20_000), 120);
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const V = Object.keys(json.model.vocab).length + json.added_tokens.length;
+    const m = syntheticModel([{ nHeads: 4, nKvHeads: 2, ffnDim: 48, oBias: false, downBias: false }], { hiddenSize: 32, headDim: 8, vocabSize: V, ropeLayout: 'half' });
+    m.config.bosTokenId = V - 2;
+    m.config.eosTokenId = V - 1;
+    const file = path.join(tmp, 'bpe.gguf');
+    saveModel(m, file, { tokenizerFile: path.join(dir, 'tokenizer.json') });
+    const g = GgufFile.open(file);
+    expect(g.metadata.get('tokenizer.ggml.model')?.value).toBe('gpt2');
+    expect(g.metadata.get('tokenizer.ggml.pre')?.value).toBe('llama-bpe');
+    g.close();
+    const hf = loadTokenizer(path.join(dir, 'tokenizer.json'));
+    const fromGguf = loadTokenizer(file);
+    const llama = await loadGguf(file);
+    try {
+      for (const t of ['Once upon a time', 'a\nb\n\nc', 'two  spaces   three', "she's 123456 done", 'café 😀 ✓']) {
+        const ids = hf.encode(t, { bos: false });
+        expect(llama.tokenize(t), JSON.stringify(t)).toEqual(ids);
+        expect(fromGguf.encode(t, { bos: false }), JSON.stringify(t)).toEqual(ids);
+      }
+      const src = openModel(file);
+      const ids = hf.encode('Once upon a time', { bos: true });
+      expect(ids[0]).toBe(V - 2);
+      expect(await llama.greedy(ids, 16)).toEqual(await slimllmGreedy(src, ids, 16));
+      src.close();
+    } finally {
+      await llama.dispose();
+    }
+  });
 });
+
+/** GPT-2's byte → printable character map (byte-level BPE's alphabet). */
+function bytesToUnicode(): string[] {
+  const keep = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const out: string[] = [];
+  let n = 0;
+  for (let b = 0; b < 256; b++) out[b] = String.fromCodePoint(keep(b) ? b : 256 + n++);
+  return out;
+}
+
+/** A small byte-level BPE tokenizer.json (Llama 3's pre-tokenizer) with `nMerges` merges learned from `text`. */
+function byteLevelTokenizer(text: string, nMerges: number) {
+  const alphabet = bytesToUnicode();
+  const words = (text.match(/ ?\S+/g) ?? []).map((w) => Array.from(Buffer.from(w, 'utf8'), (b) => alphabet[b]));
+  const vocab: Record<string, number> = {};
+  alphabet.forEach((c, i) => (vocab[c] = i));
+  const merges: [string, string][] = [];
+  for (let k = 0; k < nMerges; k++) {
+    const counts = new Map<string, number>();
+    for (const w of words) for (let i = 0; i + 1 < w.length; i++) counts.set(`${w[i]} ${w[i + 1]}`, (counts.get(`${w[i]} ${w[i + 1]}`) ?? 0) + 1);
+    let best = '';
+    for (const [pair, c] of counts) if (best === '' || c > counts.get(best)!) best = pair;
+    if (best === '') break;
+    const [l, r] = best.split(' ');
+    merges.push([l, r]);
+    vocab[l + r] = Object.keys(vocab).length;
+    for (const w of words) for (let i = 0; i + 1 < w.length; i++) if (w[i] === l && w[i + 1] === r) w.splice(i, 2, l + r);
+  }
+  const n = Object.keys(vocab).length;
+  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(n, '<|begin_of_text|>'), special(n + 1, '<|end_of_text|>')],
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab, merges },
+  };
+}
+

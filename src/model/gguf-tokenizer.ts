@@ -30,7 +30,7 @@ enum TokenType {
 }
 
 /** Pre-tokenizer regexes llama.cpp knows, by the name `tokenizer.ggml.pre` gives them. */
-const LLAMA3_REGEX =
+export const LLAMA3_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
