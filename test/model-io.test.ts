@@ -13,6 +13,7 @@ import { assertFinite, SafetensorsFile, writeSafetensors } from '../src/model/sa
 import { Llama2cTokenizer, loadTokenizer } from '../src/model/tokenizer.js';
 import type { LayerWeights, ModelWeights } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
+import { rand, syntheticModel } from './synthetic-model.js';
 
 const BIN = 'assets/stories260K/stories260K.bin';
 const BIN_V1 = 'assets/stories260K/stories260K_v1.bin';
@@ -23,61 +24,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let counter = 0;
 const fresh = (name: string) => path.join(tmp, `${name}-${counter++}`);
 
-/** Seeded uniform values in [-1, 1). */
-function rand(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-/** A small model with its own shape per layer. */
-function syntheticModel(layers: LayerShape[], opts: { tied?: boolean; ropeLayout?: 'half' | 'interleaved' } = {}): ModelWeights {
-  const D = 16;
-  const d = 4;
-  const V = 24;
-  const config: ModelConfig = {
-    architecture: 'LlamaForCausalLM',
-    hiddenSize: D,
-    nLayers: layers.length,
-    headDim: d,
-    vocabSize: V,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    ropeLayout: opts.ropeLayout ?? 'half',
-    tieEmbeddings: opts.tied ?? false,
-    maxSeqLen: 64,
-    bosTokenId: 1,
-    eosTokenId: 2,
-    layers,
-  };
-  let seed = 1;
-  const r = (n: number) => rand(n, seed++);
-  return {
-    config,
-    embedding: r(V * D),
-    layers: layers.map((s) => ({
-      attnNorm: r(D),
-      wq: r(s.nHeads * d * D),
-      wk: r(s.nKvHeads * d * D),
-      wv: r(s.nKvHeads * d * D),
-      wo: r(D * s.nHeads * d),
-      oBias: s.oBias ? r(D) : null,
-      ffnNorm: r(D),
-      wGate: r(s.ffnDim * D),
-      wUp: r(s.ffnDim * D),
-      wDown: r(D * s.ffnDim),
-      downBias: s.downBias ? r(D) : null,
-    })),
-    finalNorm: r(D),
-    classifier: opts.tied ? null : r(V * D),
-  };
-}
 
 const PRUNED_LAYERS: LayerShape[] = [
   { nHeads: 4, nKvHeads: 2, ffnDim: 40, oBias: true, downBias: false },
@@ -484,7 +430,7 @@ describe('HF folder validation', () => {
     expect(() => openModel(dir)).toThrow(`${path.join(dir, 'config.json')}: rope_scaling {"type":"linear","factor":2} is not supported (only null)`);
     dir = copy((d) => rewrite(d, (ts) => [...ts, { name: 'model.layers.0.self_attn.q_proj.bias', shape: [16], data: rand(16, 5) }]));
     expect(() => openModel(dir)).toThrow(
-      `${path.join(dir, 'model.safetensors')}: tensor 'model.layers.0.self_attn.q_proj.bias' (layer 0): biases on q/k/v/gate/up are not supported`,
+      `${path.join(dir, 'model.safetensors')}: tensor 'model.layers.0.self_attn.q_proj.bias' (layer 0): non-zero bias on q_proj is not supported`,
     );
     dir = copy((_d, cfg) => ({ ...cfg, hidden_size: undefined }));
     expect(() => openModel(dir)).toThrow(`${path.join(dir, 'config.json')}: hidden_size is missing`);
@@ -519,7 +465,7 @@ describe('HF folder validation', () => {
     expect(() => openModel(st)).toThrow(`${st}: a bare safetensors file has no config; give the folder holding it and its config.json`);
     const txt = `${fresh('x')}.txt`;
     fs.writeFileSync(txt, 'x');
-    expect(() => openModel(txt)).toThrow(`${txt}: not a model (expected a llama2.c .bin file or a folder with config.json)`);
+    expect(() => openModel(txt)).toThrow(`${txt}: not a model (expected a llama2.c .bin file, a .gguf file or a folder with config.json)`);
     const noWeights = copy((d) => fs.rmSync(path.join(d, 'model.safetensors')));
     expect(() => openModel(noWeights)).toThrow(
       `${noWeights}: neither model.safetensors nor model.safetensors.index.json (only safetensors checkpoints are read)`,

@@ -1,9 +1,19 @@
 // Hugging Face Llama/Mistral checkpoint folders → ModelSource.
 //
 // A folder holds config.json and either model.safetensors or model.safetensors.index.json
-// (weight_map: tensor name → shard file). slimllm's pruned models are ordinary checkpoints plus
-// one extension in config.json, `"slimllm": {"layers": [{nHeads, nKvHeads, ffnDim, oBias,
-// downBias}, …]}`, giving each layer's own width (Transformers' config cannot express that).
+// (weight_map: tensor name → shard file). Three kinds are read:
+//
+// - Stock Llama/Mistral checkpoints (every layer the same width). `attention_bias` / `mlp_bias`
+//   may be true: o_proj / down_proj biases are then read as slimllm's oBias / downBias (dropped
+//   where all zero), and the q/k/v/gate/up biases those flags also bring must be all zero —
+//   slimllm's forward pass has none, so a non-zero one is refused, naming the tensor. This is
+//   what slimllm writes for a model whose layers all keep the same widths.
+// - `SlimllmLlamaForCausalLM` (model_type `slimllm_llama`): what slimllm writes for a pruned model
+//   whose layers differ. The per-layer truth is config.json's `"slimllm": {"layers": [{nHeads,
+//   nKvHeads, ffnDim, oBias, downBias}, …]}` (Transformers' LlamaConfig cannot express it); the
+//   top-level fields describe layer 0. The architecture name is deliberately not one Transformers
+//   knows, so that it refuses the folder instead of misreading it.
+// - Legacy slimllm folders: `LlamaForCausalLM` plus the same `slimllm.layers` block.
 //
 // Everything that can be checked without reading weights is checked when the folder is opened —
 // config fields, every tensor's presence and shape — so a bad checkpoint fails at once with the
@@ -17,7 +27,29 @@ import type { LayerWeights, ModelSource } from './weights.js';
 
 export const SUPPORTED_HF_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'] as const;
 
-const MODEL_TYPE_ARCH: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM' };
+/**
+ * Architecture and model_type of the folders slimllm writes when layers differ in width: a Llama
+ * whose per-layer shapes are in config.json's `slimllm.layers`. Only slimllm reads them (it loads
+ * them as 'LlamaForCausalLM', the forward pass they need).
+ */
+export const SLIMLLM_HF_ARCHITECTURE = 'SlimllmLlamaForCausalLM';
+export const SLIMLLM_HF_MODEL_TYPE = 'slimllm_llama';
+
+const MODEL_TYPE_ARCH: Record<string, string> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  [SLIMLLM_HF_MODEL_TYPE]: SLIMLLM_HF_ARCHITECTURE,
+};
+
+/** True when every layer has layer 0's head counts and FFN width (biases aside). */
+export function uniformWidths(layers: readonly LayerShape[]): boolean {
+  const l0 = layers[0];
+  return layers.every((s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim);
+}
+
+/** Biases a Llama checkpoint can hold that slimllm's model lacks: read only to check they are zero. */
+export const ZERO_BIAS_KEYS = ['qBias', 'kBias', 'vBias', 'gateBias', 'upBias'] as const;
+export type ZeroBiasKey = (typeof ZERO_BIAS_KEYS)[number];
 
 /** Hugging Face tensor names of a Llama model. */
 export const hfNames = {
@@ -38,17 +70,31 @@ export const hfNames = {
       wUp: `${p}mlp.up_proj.weight`,
       wDown: `${p}mlp.down_proj.weight`,
       downBias: `${p}mlp.down_proj.bias`,
-      /** Biases Llama can carry that slimllm's model does not: rejected if present. */
-      unsupported: [
-        `${p}self_attn.q_proj.bias`,
-        `${p}self_attn.k_proj.bias`,
-        `${p}self_attn.v_proj.bias`,
-        `${p}mlp.gate_proj.bias`,
-        `${p}mlp.up_proj.bias`,
-      ],
+      /** Biases Llama can carry that slimllm's model does not: accepted only when all zero. */
+      zeroBiases: {
+        qBias: `${p}self_attn.q_proj.bias`,
+        kBias: `${p}self_attn.k_proj.bias`,
+        vBias: `${p}self_attn.v_proj.bias`,
+        gateBias: `${p}mlp.gate_proj.bias`,
+        upBias: `${p}mlp.up_proj.bias`,
+      } satisfies Record<ZeroBiasKey, string>,
     };
   },
 };
+
+/** Shapes of layer `i`'s q/k/v/gate/up biases (attention_bias / mlp_bias checkpoints). */
+export function hfZeroBiasShapes(c: ModelConfig, i: number): Record<ZeroBiasKey, number[]> {
+  const s = c.layers[i];
+  return {
+    qBias: [s.nHeads * c.headDim],
+    kBias: [s.nKvHeads * c.headDim],
+    vBias: [s.nKvHeads * c.headDim],
+    gateBias: [s.ffnDim],
+    upBias: [s.ffnDim],
+  };
+}
+
+const ZERO_BIAS_PROJ: Record<ZeroBiasKey, string> = { qBias: 'q_proj', kBias: 'k_proj', vBias: 'v_proj', gateBias: 'gate_proj', upBias: 'up_proj' };
 
 /** Shape [out, in] (or [n]) of every tensor of layer `i`, from the config. */
 export function hfLayerShapes(c: ModelConfig, i: number): Record<keyof LayerWeights, number[] | null> {
@@ -90,8 +136,12 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
       throw new Error(`${file}: no architectures and model_type ${JSON.stringify(j.model_type)} is not llama or mistral`);
     }
   }
-  if (!(SUPPORTED_HF_ARCHITECTURES as readonly unknown[]).includes(arch)) {
+  const slimllmArch = arch === SLIMLLM_HF_ARCHITECTURE;
+  if (!slimllmArch && !(SUPPORTED_HF_ARCHITECTURES as readonly unknown[]).includes(arch)) {
     throw new Error(`${file}: architecture ${JSON.stringify(arch)} is not supported (${SUPPORTED_HF_ARCHITECTURES.join(', ')})`);
+  }
+  if (slimllmArch && j.slimllm === undefined) {
+    throw new Error(`${file}: architecture ${SLIMLLM_HF_ARCHITECTURE} needs the slimllm.layers block (the per-layer shapes), which is missing`);
   }
   if (j.rope_scaling !== undefined && j.rope_scaling !== null) {
     throw new Error(`${file}: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported (only null)`);
@@ -99,8 +149,11 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
     throw new Error(`${file}: hidden_act ${JSON.stringify(j.hidden_act)} is not supported (only silu)`);
   }
-  if (j.attention_bias === true) throw new Error(`${file}: attention_bias true (q/k/v/o biases) is not supported`);
-  if (j.mlp_bias === true) throw new Error(`${file}: mlp_bias true (gate/up/down biases) is not supported`);
+  for (const key of ['attention_bias', 'mlp_bias']) {
+    if (j[key] !== undefined && typeof j[key] !== 'boolean') throw new Error(`${file}: ${key} ${JSON.stringify(j[key])} is not a boolean`);
+  }
+  // attention_bias / mlp_bias true are read: which biases exist is decided by the tensors present
+  // (q/k/v/gate/up ones must then be all zero, checked when the folder is opened).
 
   const posInt = (key: string, dflt?: number): number => {
     const v = j[key] ?? dflt;
@@ -153,7 +206,8 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   }
   return {
     config: {
-      architecture: arch as string,
+      // A slimllm folder runs as the Llama it is; the name only keeps Transformers away.
+      architecture: slimllmArch ? 'LlamaForCausalLM' : (arch as string),
       hiddenSize: D,
       nLayers,
       headDim,
@@ -274,6 +328,7 @@ export class HfSource implements ModelSource {
       if (!parsed.success) throw new Error(`${configFile}: ${z.prettifyError(parsed.error)}`);
       this.config = parsed.data;
       checkTensors(this.config, index);
+      checkBiasValues(this.config, index, !hasLayerExtension);
     } catch (e) {
       index.close();
       throw e;
@@ -343,11 +398,45 @@ function checkTensors(c: ModelConfig, index: TensorIndex): void {
         throw new Error(`${t.file}: tensor '${n[key]}' (layer ${i}) is present but config.json's slimllm.layers[${i}].${key} is false`);
       }
     }
-    for (const name of n.unsupported) {
-      const t = index.info(name);
-      if (t) throw new Error(`${t.file}: tensor '${name}' (layer ${i}): biases on q/k/v/gate/up are not supported`);
+    const zeroShapes = hfZeroBiasShapes(c, i);
+    for (const key of ZERO_BIAS_KEYS) {
+      if (index.has(n.zeroBiases[key])) check(n.zeroBiases[key], zeroShapes[key], i);
     }
   }
+}
+
+/**
+ * Reads the biases present (small vectors) once, at open: q/k/v/gate/up ones must be all zero —
+ * slimllm's forward pass has none — and, when `dropZero` (no slimllm.layers declaring them), an
+ * all-zero o_proj / down_proj bias is no bias (what attention_bias / mlp_bias checkpoints hold for
+ * the layers slimllm wrote without one), so `c.layers` is updated.
+ */
+function checkBiasValues(c: ModelConfig, index: TensorIndex, dropZero: boolean): void {
+  for (let i = 0; i < c.nLayers; i++) {
+    const n = hfNames.layer(i);
+    for (const key of ZERO_BIAS_KEYS) {
+      const name = n.zeroBiases[key];
+      if (!index.has(name)) continue;
+      const a = index.read(name);
+      const k = a.findIndex((v) => v !== 0);
+      if (k >= 0) {
+        throw new Error(
+          `${index.info(name)!.file}: tensor '${name}' (layer ${i}): non-zero bias on ${ZERO_BIAS_PROJ[key]} is not supported ` +
+            `(element ${k} is ${a[k]}; slimllm's Llama has no q/k/v/gate/up biases)`,
+        );
+      }
+    }
+    if (dropZero) {
+      const s = c.layers[i];
+      if (s.oBias && allZero(index.read(n.oBias))) s.oBias = false;
+      if (s.downBias && allZero(index.read(n.downBias))) s.downBias = false;
+    }
+  }
+}
+
+function allZero(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
+  return true;
 }
 
 /** Opens a Hugging Face checkpoint folder (config.json + safetensors). */

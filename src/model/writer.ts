@@ -1,15 +1,22 @@
 // Writes a model as a Hugging Face Llama checkpoint folder: config.json + model.safetensors (or
 // shards + model.safetensors.index.json), optionally a tokenizer file.
 //
-// Every folder slimllm writes is a standard HF checkpoint: q/k rows of an 'interleaved'
-// (llama2.c) model are permuted into rotate-half order here, and the per-layer shapes of a pruned
-// model go in config.json's `slimllm.layers` extension (Transformers ignores unknown keys; slimllm
-// reads them back). The folder is built under a temporary name beside `dir` and renamed into
-// place at the end, so an interrupted save never leaves a half-written model under the real name.
+// q/k rows of an 'interleaved' (llama2.c) model are permuted into rotate-half order here. What the
+// folder claims to be follows what it is (see hfConfigJson):
+// - every layer the same widths: a stock Transformers `llama` checkpoint (LlamaForCausalLM loads
+//   it as is), with attention_bias / mlp_bias and zero tensors for the biases slimllm lacks when
+//   some layer carries an o_proj / down_proj bias;
+// - layers that differ: architecture `SlimllmLlamaForCausalLM`, model_type `slimllm_llama`, with
+//   the per-layer shapes in config.json's `slimllm.layers` — only slimllm reads it (Transformers
+//   refuses the unknown model_type rather than misreading it; GGUF is the format for llama.cpp).
+// The folder is built under a temporary name beside `dir` and renamed into place at the end, so an
+// interrupted save never leaves a half-written model under the real name.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayerShape, ModelConfig } from './config.js';
-import { hfLayerShapes, hfNames } from './hf.js';
+import { type GgufDtype, saveGguf } from './gguf-model.js';
+import { writeTokenizerFilesFromGguf } from './gguf-tokenizer.js';
+import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIMLLM_HF_MODEL_TYPE, uniformWidths, ZERO_BIAS_KEYS } from './hf.js';
 import { permuteInterleavedToHalf } from './rope-layout.js';
 import { assertFinite, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer.js';
@@ -17,10 +24,15 @@ import { writeHfTokenizerFiles } from './tokenizer-export.js';
 import { inMemorySource, type LayerWeights, type ModelSource, type ModelWeights } from './weights.js';
 
 export interface SaveModelOptions {
-  /** Replace `dir` if it exists and is not empty (default: refuse). */
+  /**
+   * 'hf': a checkpoint folder (the default); 'gguf': one file llama.cpp runs (see gguf-model.ts).
+   * A path ending in .gguf means 'gguf' when no format is given.
+   */
+  format?: 'hf' | 'gguf';
+  /** Replace `dir` (or the .gguf file) if it exists and is not empty (default: refuse). */
   overwrite?: boolean;
-  /** Storage type of the weights (default F32). */
-  dtype?: SafetensorsDtype;
+  /** Storage type of the weights (default F32); Q8_0 only for GGUF. */
+  dtype?: SafetensorsDtype | GgufDtype;
   /**
    * Copy this tokenizer into the folder: a tokenizer.json (with its tokenizer_config.json), or a
    * llama2.c tokenizer .bin (kept, plus an equivalent tokenizer.json for Transformers).
@@ -43,15 +55,28 @@ function allZero(a: Float32Array): boolean {
   return true;
 }
 
-/** config.json contents for `c` (with `layers` as they will be written). */
+/**
+ * Transformers' bias flags of a stock folder for `layers` (as they will be written), or null when
+ * the layers differ in width and no stock config can describe them. attention_bias gives every
+ * layer q/k/v/o_proj biases, mlp_bias gate/up/down_proj ones: the writer fills those slimllm lacks
+ * with zeros.
+ */
+function stockBiasFlags(layers: readonly LayerShape[]): { attentionBias: boolean; mlpBias: boolean } | null {
+  if (!uniformWidths(layers)) return null;
+  return { attentionBias: layers.some((s) => s.oBias), mlpBias: layers.some((s) => s.downBias) };
+}
+
+/**
+ * config.json contents for `c` (with `layers` as they will be written, all-zero biases already
+ * dropped). Uniform widths: a stock `llama` config. Otherwise `SlimllmLlamaForCausalLM` /
+ * `slimllm_llama` with `slimllm.layers`; the top-level fields then describe layer 0.
+ */
 export function hfConfigJson(c: ModelConfig, dtype: SafetensorsDtype = 'F32'): Record<string, unknown> {
   const l0 = c.layers[0];
-  const uniform = c.layers.every(
-    (s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim && !s.oBias && !s.downBias,
-  );
+  const stock = stockBiasFlags(c.layers);
   const j: Record<string, unknown> = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [stock ? 'LlamaForCausalLM' : SLIMLLM_HF_ARCHITECTURE],
+    model_type: stock ? 'llama' : SLIMLLM_HF_MODEL_TYPE,
     hidden_size: c.hiddenSize,
     intermediate_size: l0.ffnDim,
     num_hidden_layers: c.nLayers,
@@ -64,16 +89,20 @@ export function hfConfigJson(c: ModelConfig, dtype: SafetensorsDtype = 'F32'): R
     rope_theta: c.ropeTheta,
     rope_scaling: null,
     hidden_act: 'silu',
-    attention_bias: false,
-    mlp_bias: false,
+    attention_bias: stock?.attentionBias ?? false,
+    mlp_bias: stock?.mlpBias ?? false,
     tie_word_embeddings: c.tieEmbeddings,
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
     torch_dtype: TORCH_DTYPE[dtype],
   };
-  // Layers that differ (a pruned model) or carry biases: Transformers' LlamaConfig cannot say
-  // so; the extension can. The top-level fields then describe layer 0.
-  if (!uniform) j.slimllm = { layers: c.layers.map((s) => ({ ...s })) };
+  // Layers that differ (a pruned model): Transformers' LlamaConfig cannot say so; the extension
+  // can, and it is the truth about every layer's shape and biases.
+  if (!stock) {
+    delete j.attention_bias;
+    delete j.mlp_bias;
+    j.slimllm = { layers: c.layers.map((s) => ({ ...s })) };
+  }
   return j;
 }
 
@@ -83,6 +112,13 @@ export function hfConfigJson(c: ModelConfig, dtype: SafetensorsDtype = 'F32'): R
  */
 export function saveModel(model: ModelWeights | ModelSource, dir: string, opts: SaveModelOptions = {}): void {
   const src = isSource(model) ? model : inMemorySource(model);
+  const format = opts.format ?? (dir.endsWith('.gguf') ? 'gguf' : 'hf');
+  if (format === 'gguf') {
+    if (opts.maxShardBytes !== undefined) throw new Error(`${dir}: a GGUF model is one file; maxShardBytes does not apply`);
+    saveGguf(src, dir, { dtype: opts.dtype, tokenizerFile: opts.tokenizerFile, overwrite: opts.overwrite });
+    return;
+  }
+  if (opts.dtype === 'Q8_0') throw new Error(`${dir}: dtype Q8_0 is for GGUF files only (a folder holds F32, F16 or BF16)`);
   const dtype = opts.dtype ?? 'F32';
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a folder; refusing to overwrite`);
@@ -150,6 +186,8 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
     };
   });
   const outConfig: ModelConfig = { ...c, ropeLayout: 'half', layers };
+  // Decided after the zero biases are dropped: a stock folder's bias flags (null: non-uniform).
+  const stock = stockBiasFlags(layers);
 
   const tensors: TensorToWrite[] = [];
   const add = (name: string, shape: number[], get: () => Float32Array) =>
@@ -163,12 +201,24 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
       },
     });
   add(hfNames.embedding, [c.vocabSize, c.hiddenSize], () => src.embedding());
+  const zeros = (n: number) => () => new Float32Array(n);
   for (let i = 0; i < c.nLayers; i++) {
     const names = hfNames.layer(i);
     const shapes = hfLayerShapes(outConfig, i);
     for (const key of Object.keys(shapes) as (keyof LayerWeights)[]) {
       const shape = shapes[key];
       if (shape) add(names[key], shape, () => layer(i)[key] as Float32Array);
+      // attention_bias / mlp_bias: every layer has the bias, zero where slimllm's has none.
+      else if ((key === 'oBias' && stock?.attentionBias) || (key === 'downBias' && stock?.mlpBias)) {
+        add(names[key], [c.hiddenSize], zeros(c.hiddenSize));
+      }
+    }
+    if (stock?.attentionBias || stock?.mlpBias) {
+      const zeroShapes = hfZeroBiasShapes(outConfig, i);
+      for (const key of ZERO_BIAS_KEYS) {
+        const attn = key === 'qBias' || key === 'kBias' || key === 'vBias';
+        if (attn ? stock.attentionBias : stock.mlpBias) add(names.zeroBiases[key], zeroShapes[key], zeros(zeroShapes[key][0]));
+      }
     }
   }
   add(hfNames.finalNorm, [c.hiddenSize], () => src.finalNorm());
@@ -225,6 +275,10 @@ function writeShards(
 // special tokens to add). A llama2.c .bin keeps its name (tok512.bin, tokenizer.bin) and gets an
 // equivalent tokenizer.json + tokenizer_config.json beside it, for Transformers.
 function copyTokenizer(file: string, out: string): void {
+  if (file.endsWith('.gguf')) {
+    writeTokenizerFilesFromGguf(file, out);
+    return;
+  }
   if (file.endsWith('.json')) {
     fs.copyFileSync(file, path.join(out, 'tokenizer.json'));
     for (const extra of ['tokenizer_config.json', 'special_tokens_map.json']) {
