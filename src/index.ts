@@ -3,7 +3,9 @@ export { prune, evaluatePerplexity, tokenizerFor, type ModelInput, type Evaluate
 export { openModel as loadModel, loadModelWeights } from './model/load.js';
 export { saveModel, type SaveModelOptions } from './model/writer.js';
 export { loadTokenizer, type Tokenizer } from './model/tokenizer.js';
-export { convertLlama2cToHf } from './model/convert.js';
+export { convertLlama2cToHf, convertModel, type SourceFormat, type TargetFormat } from './model/convert.js';
+export type { GgufDtype } from './model/gguf-model.js';
+export { greedyContinuation, nextTokenProbabilities } from './model/generate.js';
 export { ModelConfigSchema, decoderLinearParams, type ModelConfig, type LayerShape } from './model/config.js';
 export type { ModelSource, ModelWeights, LayerWeights } from './model/weights.js';
 export { sequenceLogits } from './model/runner.js';

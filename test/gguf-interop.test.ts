@@ -13,6 +13,7 @@ import { convertModel } from '../src/model/convert.js';
 import { GgufFile, type GgufEntry, writeGguf } from '../src/model/gguf.js';
 import { LLAMA3_REGEX } from '../src/model/gguf-tokenizer.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
+import { greedyContinuation, nextTokenProbabilities } from '../src/model/generate.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import type { ModelSource } from '../src/model/weights.js';
@@ -37,33 +38,8 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** slimllm's greedy continuation (CPU forward pass, whole prefix each step; stops after EOS). */
-async function slimllmGreedy(src: ModelSource, prompt: number[], n: number): Promise<number[]> {
-  const ids = [...prompt];
-  const V = src.config.vocabSize;
-  while (ids.length < prompt.length + n) {
-    const [logits] = await sequenceLogits(cpu, src, [ids]);
-    const last = logits.subarray((ids.length - 1) * V);
-    let best = 0;
-    for (let j = 1; j < V; j++) if (last[j] > last[best]) best = j;
-    ids.push(best);
-    if (best === src.config.eosTokenId) break;
-  }
-  return ids.slice(prompt.length);
-}
-
-/** slimllm's next-token distribution at every position (softmax in float64). */
-async function slimllmProbs(src: ModelSource, ids: number[]): Promise<Float64Array[]> {
-  const [logits] = await sequenceLogits(cpu, src, [ids]);
-  const V = src.config.vocabSize;
-  return ids.map((_, i) => {
-    const row = logits.subarray(i * V, (i + 1) * V);
-    const max = Math.max(...row);
-    const e = Float64Array.from(row, (x) => Math.exp(x - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    return e.map((x) => x / sum);
-  });
-}
+const slimllmGreedy = (src: ModelSource, prompt: number[], n: number) => greedyContinuation(cpu, src, prompt, n);
+const slimllmProbs = (src: ModelSource, ids: number[]) => nextTokenProbabilities(cpu, src, ids);
 
 async function expectSameGreedy(llama: LlamaHandle, src: ModelSource, prompt: string, n: number): Promise<number[]> {
   const ids = tok.encode(prompt, { bos: true });

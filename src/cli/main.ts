@@ -9,7 +9,7 @@ import { decoderLinearParams } from '../model/config.js';
 import { convertModel, SOURCE_FORMATS, type SourceFormat, TARGET_FORMATS, type TargetFormat } from '../model/convert.js';
 import { openModel } from '../model/load.js';
 import { loadTokenizer, tokenizerFileFor } from '../model/tokenizer.js';
-import { sequenceLogits } from '../model/runner.js';
+import { greedyContinuation } from '../model/generate.js';
 import { saveModel } from '../model/writer.js';
 import { bundled } from '../paths.js';
 import { calibrationFromText } from '../prune/calibration.js';
@@ -248,19 +248,10 @@ export function buildCli(): Command {
       const src = openModel(o.model);
       const b = await createBackend(o.device);
       try {
-        const ids = tok.encode(o.prompt, { bos: true });
         process.stdout.write(o.prompt);
-        for (let i = 0; i < o.tokens && ids.length < src.config.maxSeqLen; i++) {
-          // Whole-prefix recompute: simple and exact; generation is a check, not a product.
-          const [logits] = await sequenceLogits(b, src, [ids]);
-          const V = src.config.vocabSize;
-          const last = logits.subarray((ids.length - 1) * V, ids.length * V);
-          let best = 0;
-          for (let j = 1; j < V; j++) if (last[j] > last[best]) best = j;
-          if (best === tok.eos) break;
-          process.stdout.write(tok.decodeToken(ids[ids.length - 1], best));
-          ids.push(best);
-        }
+        await greedyContinuation(b, src, tok.encode(o.prompt, { bos: true }), o.tokens, (prev, id) => {
+          if (id !== tok.eos) process.stdout.write(tok.decodeToken(prev, id));
+        });
         process.stdout.write('\n');
       } finally {
         b.dispose();
