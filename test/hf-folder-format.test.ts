@@ -6,12 +6,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LayerShape, ModelConfig } from '../src/model/config.js';
+import type { LayerShape } from '../src/model/config.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
 import { SafetensorsFile, writeSafetensors } from '../src/model/safetensors.js';
 import type { LayerWeights, ModelWeights } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { randArray } from './helpers.js';
+import { syntheticModel } from './synthetic-model.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-folder-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -21,45 +22,7 @@ const fresh = (name: string) => path.join(tmp, `${name}-${counter++}`);
 const D = 16;
 const d = 4;
 const V = 24;
-
-function model(layers: LayerShape[], tied = false): ModelWeights {
-  const config: ModelConfig = {
-    architecture: 'LlamaForCausalLM',
-    hiddenSize: D,
-    nLayers: layers.length,
-    headDim: d,
-    vocabSize: V,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    ropeLayout: 'half',
-    tieEmbeddings: tied,
-    maxSeqLen: 64,
-    bosTokenId: 1,
-    eosTokenId: 2,
-    layers,
-  };
-  let seed = 100;
-  const r = (n: number) => randArray(n, seed++);
-  return {
-    config,
-    embedding: r(V * D),
-    layers: layers.map((s) => ({
-      attnNorm: r(D),
-      wq: r(s.nHeads * d * D),
-      wk: r(s.nKvHeads * d * D),
-      wv: r(s.nKvHeads * d * D),
-      wo: r(D * s.nHeads * d),
-      oBias: s.oBias ? r(D) : null,
-      ffnNorm: r(D),
-      wGate: r(s.ffnDim * D),
-      wUp: r(s.ffnDim * D),
-      wDown: r(D * s.ffnDim),
-      downBias: s.downBias ? r(D) : null,
-    })),
-    finalNorm: r(D),
-    classifier: tied ? null : r(V * D),
-  };
-}
+const model = (layers: LayerShape[], tied = false): ModelWeights => syntheticModel(layers, { tied });
 
 const shape = (nHeads: number, nKvHeads: number, ffnDim: number, oBias = false, downBias = false): LayerShape => ({
   nHeads,

@@ -16,9 +16,8 @@ import { z } from 'zod';
 import { type LayerShape, type ModelConfig, ModelConfigSchema } from './config.js';
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, type GgufValue, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
-import { permuteHalfToInterleaved } from './rope-layout.js';
-import { assertFinite } from './safetensors.js';
-import type { LayerWeights, ModelSource } from './weights.js';
+import { assertFinite, finiteForSave } from './safetensors.js';
+import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -89,11 +88,6 @@ export interface SaveGgufOptions {
   overwrite?: boolean;
 }
 
-function allZero(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
-  return true;
-}
-
 const GENERAL_FILE_TYPE: Record<GgufDtype, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 };
 
 /** Saves `src` as one GGUF file (written beside `file` under a temporary name, then renamed). */
@@ -108,29 +102,9 @@ export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions =
   checkGgufLayers(c.layers, file);
   const dtype = opts.dtype ?? 'F32';
 
-  // One layer is read at a time and kept while its tensors are written; q/k rows go to the
-  // interleaved RoPE layout on the way.
-  let cached: { i: number; w: LayerWeights } | null = null;
-  const layer = (i: number): LayerWeights => {
-    if (cached?.i !== i) {
-      const w = src.layer(i);
-      const s = c.layers[i];
-      const half = c.ropeLayout === 'half';
-      cached = {
-        i,
-        w: half
-          ? { ...w, wq: permuteHalfToInterleaved(w.wq, s.nHeads, c.headDim, c.hiddenSize), wk: permuteHalfToInterleaved(w.wk, s.nKvHeads, c.headDim, c.hiddenSize) }
-          : w,
-      };
-    }
-    return cached.w;
-  };
-  // Biases that are exactly zero carry nothing: dropped, so that they do not force `deci`.
-  const layers: LayerShape[] = c.layers.map((s, i) => {
-    if (!s.oBias && !s.downBias) return { ...s };
-    const w = layer(i);
-    return { ...s, oBias: s.oBias && w.oBias !== null && !allZero(w.oBias), downBias: s.downBias && w.downBias !== null && !allZero(w.downBias) };
-  });
+  const layer = layersInLayout(src, 'interleaved');
+  // Zero biases dropped, so that they do not force `deci`.
+  const layers = withoutZeroBiases(c.layers, layer);
   const out: ModelConfig = { ...c, layers, ropeLayout: 'interleaved' };
   const arch = isUniformBiasFree(layers) ? 'llama' : 'deci';
 
@@ -141,16 +115,7 @@ export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions =
   const matrixType = (dims: number[]): GgmlTypeName => (dtype === 'Q8_0' && dims[0] % 32 !== 0 ? 'F16' : dtype);
   const add = (name: string, dims: number[], get: () => Float32Array) => {
     const type = dims.length === 1 ? 'F32' : matrixType(dims);
-    tensors.push({
-      name,
-      dims,
-      type,
-      data: () => {
-        const a = get();
-        assertFinite(a, `${src.origin}: tensor '${name}' to save`);
-        return a;
-      },
-    });
+    tensors.push({ name, dims, type, data: finiteForSave(src.origin, name, get) });
   };
   add(ggufNames.embedding, [c.hiddenSize, c.vocabSize], () => src.embedding());
   for (let i = 0; i < c.nLayers; i++) {
@@ -375,22 +340,7 @@ export class GgufSource implements ModelSource {
 
   layer(i: number): LayerWeights {
     if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
-    const n = ggufNames.layer(i);
-    const s = this.config.layers[i];
-    const r = (name: string) => this.read(name);
-    return {
-      attnNorm: r(n.attnNorm),
-      wq: r(n.wq),
-      wk: r(n.wk),
-      wv: r(n.wv),
-      wo: r(n.wo),
-      oBias: s.oBias ? r(n.oBias) : null,
-      ffnNorm: r(n.ffnNorm),
-      wGate: r(n.wGate),
-      wUp: r(n.wUp),
-      wDown: r(n.wDown),
-      downBias: s.downBias ? r(n.downBias) : null,
-    };
+    return readLayerTensors(ggufNames.layer(i), this.config.layers[i], (name) => this.read(name));
   }
 
   finalNorm(): Float32Array {

@@ -12,8 +12,9 @@
 // and not overlapping. Every error names the file and the key or tensor. Tensor data are read on
 // demand with positioned reads and dequantized to f32 (F32, F16, BF16, Q8_0).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+import { writeFileAtomically, writeFully } from './atomic-file.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
+import { encodeFloats } from './safetensors.js';
 
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -439,18 +440,7 @@ export function dequantizeQ8_0(raw: Uint8Array, out: Float32Array): void {
 }
 
 function encodeTensor(data: Float32Array, type: GgmlTypeName): Uint8Array {
-  switch (type) {
-    case 'F32':
-      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    case 'Q8_0':
-      return quantizeQ8_0(data);
-    default: {
-      const bits = new Uint16Array(data.length);
-      const narrow = type === 'BF16' ? f32ToBf16Bits : f32ToF16Bits;
-      for (let i = 0; i < data.length; i++) bits[i] = narrow(data[i]);
-      return new Uint8Array(bits.buffer);
-    }
-  }
+  return type === 'Q8_0' ? quantizeQ8_0(data) : encodeFloats(data, type);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,8 +520,7 @@ class ByteWriter {
 }
 
 /**
- * Writes a GGUF v3 file. Data go to a temporary file beside `file`, renamed over it at the end,
- * so an interrupted write never leaves a half-written model under the real name.
+ * Writes a GGUF v3 file (through a temporary file renamed into place: see atomic-file.ts).
  */
 export function writeGguf(
   file: string,
@@ -573,32 +562,14 @@ export function writeGguf(
   }
   h.push(new Uint8Array(alignUp(h.length, alignment) - h.length));
 
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  writeFileAtomically(file, (fd) => {
     writeFully(fd, h.bytes());
     tensors.forEach((t, k) => {
       const data = t.data();
       const want = t.dims.reduce((a, b) => a * b, 1);
       if (data.length !== want) throw new Error(`${file}: tensor '${t.name}': ${data.length} values, dims [${t.dims.join(', ')}] need ${want}`);
-      const enc = encodeTensor(data, t.type);
-      writeFully(fd, enc);
+      writeFully(fd, encodeTensor(data, t.type));
       writeFully(fd, new Uint8Array(alignUp(sizes[k], alignment) - sizes[k]));
     });
-    fs.closeSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-function writeFully(fd: number, buf: Uint8Array): void {
-  let done = 0;
-  while (done < buf.length) done += fs.writeSync(fd, buf, done, Math.min(1 << 30, buf.length - done));
+  });
 }

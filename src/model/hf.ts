@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
 import { assertFinite, SafetensorsFile, type TensorInfo } from './safetensors.js';
-import type { LayerWeights, ModelSource } from './weights.js';
+import { allZero, type LayerWeights, type ModelSource, readLayerTensors } from './weights.js';
 
 export const SUPPORTED_HF_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'] as const;
 
@@ -342,22 +342,7 @@ export class HfSource implements ModelSource {
 
   layer(i: number): LayerWeights {
     if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
-    const n = hfNames.layer(i);
-    const s = this.config.layers[i];
-    const r = (name: string) => this.index.read(name);
-    return {
-      attnNorm: r(n.attnNorm),
-      wq: r(n.wq),
-      wk: r(n.wk),
-      wv: r(n.wv),
-      wo: r(n.wo),
-      oBias: s.oBias ? r(n.oBias) : null,
-      ffnNorm: r(n.ffnNorm),
-      wGate: r(n.wGate),
-      wUp: r(n.wUp),
-      wDown: r(n.wDown),
-      downBias: s.downBias ? r(n.downBias) : null,
-    };
+    return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.read(name));
   }
 
   finalNorm(): Float32Array {
@@ -434,10 +419,6 @@ function checkBiasValues(c: ModelConfig, index: TensorIndex, dropZero: boolean):
   }
 }
 
-function allZero(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
-  return true;
-}
 
 /** Opens a Hugging Face checkpoint folder (config.json + safetensors). */
 export function openHf(dir: string): HfSource {

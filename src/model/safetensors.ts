@@ -9,7 +9,7 @@
 // Byte order: the format is little-endian, as are the machines Node runs on (x64, arm64), so
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -38,6 +38,15 @@ export function assertFinite(arr: ArrayLike<number>, what: string): void {
     const v = arr[i];
     if (!Number.isFinite(v)) throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
   }
+}
+
+/** `get`, checked for non-finite values when a writer calls it (the message names `origin` and `name`). */
+export function finiteForSave(origin: string, name: string, get: () => Float32Array): () => Float32Array {
+  return () => {
+    const a = get();
+    assertFinite(a, `${origin}: tensor '${name}' to save`);
+    return a;
+  };
 }
 
 /** An open safetensors file: header parsed and validated, tensors read on demand. */
@@ -245,9 +254,7 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
   json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
   const headerBuf = Buffer.from(json, 'utf8');
 
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  writeFileAtomically(file, (fd) => {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(headerBuf.length));
     writeFully(fd, len);
@@ -258,33 +265,16 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
       if (data.length !== want) {
         throw new Error(`${file}: tensor '${t.name}': ${data.length} values, shape ${fmtShape(t.shape)} needs ${want}`);
       }
-      writeFully(fd, encode(data, dtype));
+      writeFully(fd, encodeFloats(data, dtype));
     }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
-function encode(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
+/** f32 values stored as F32 (the same bytes), F16 or BF16 (rounded to nearest even). */
+export function encodeFloats(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const bits = new Uint16Array(data.length);
   if (dtype === 'BF16') for (let i = 0; i < data.length; i++) bits[i] = f32ToBf16Bits(data[i]);
   else for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]);
   return new Uint8Array(bits.buffer);
-}
-
-function writeFully(fd: number, buf: Uint8Array): void {
-  const CHUNK = 1 << 30;
-  let done = 0;
-  while (done < buf.length) {
-    done += fs.writeSync(fd, buf, done, Math.min(CHUNK, buf.length - done));
-  }
 }

@@ -17,11 +17,10 @@ import type { LayerShape, ModelConfig } from './config.js';
 import { type GgufDtype, saveGguf } from './gguf-model.js';
 import { writeTokenizerFilesFromGguf } from './gguf-tokenizer.js';
 import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIMLLM_HF_MODEL_TYPE, uniformWidths, ZERO_BIAS_KEYS } from './hf.js';
-import { permuteInterleavedToHalf } from './rope-layout.js';
-import { assertFinite, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
+import { finiteForSave, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer.js';
 import { writeHfTokenizerFiles } from './tokenizer-export.js';
-import { inMemorySource, type LayerWeights, type ModelSource, type ModelWeights } from './weights.js';
+import { inMemorySource, layersInLayout, type LayerWeights, type ModelSource, type ModelWeights, withoutZeroBiases } from './weights.js';
 
 export interface SaveModelOptions {
   /**
@@ -50,10 +49,6 @@ function isSource(w: ModelWeights | ModelSource): w is ModelSource {
   return typeof (w as ModelSource).layer === 'function';
 }
 
-function allZero(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
-  return true;
-}
 
 /**
  * Transformers' bias flags of a stock folder for `layers` (as they will be written), or null when
@@ -152,54 +147,14 @@ export function saveModel(model: ModelWeights | ModelSource, dir: string, opts: 
 
 function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opts: SaveModelOptions): void {
   const c = src.config;
-  const interleaved = c.ropeLayout === 'interleaved';
-
-  // One layer is read at a time and kept while its tensors are written; q/k rows are permuted into
-  // rotate-half order on the way.
-  let cached: { i: number; w: LayerWeights } | null = null;
-  const layer = (i: number): LayerWeights => {
-    if (cached?.i !== i) {
-      const w = src.layer(i);
-      const s = c.layers[i];
-      cached = {
-        i,
-        w: interleaved
-          ? {
-              ...w,
-              wq: permuteInterleavedToHalf(w.wq, s.nHeads, c.headDim, c.hiddenSize),
-              wk: permuteInterleavedToHalf(w.wk, s.nKvHeads, c.headDim, c.hiddenSize),
-            }
-          : w,
-      };
-    }
-    return cached.w;
-  };
-
-  // Biases that are exactly zero carry nothing: drop them (one pass over the layers' biases).
-  const layers: LayerShape[] = c.layers.map((s, i) => {
-    if (!s.oBias && !s.downBias) return { ...s };
-    const w = layer(i);
-    return {
-      ...s,
-      oBias: s.oBias && w.oBias !== null && !allZero(w.oBias),
-      downBias: s.downBias && w.downBias !== null && !allZero(w.downBias),
-    };
-  });
+  const layer = layersInLayout(src, 'half');
+  const layers = withoutZeroBiases(c.layers, layer);
   const outConfig: ModelConfig = { ...c, ropeLayout: 'half', layers };
   // Decided after the zero biases are dropped: a stock folder's bias flags (null: non-uniform).
   const stock = stockBiasFlags(layers);
 
   const tensors: TensorToWrite[] = [];
-  const add = (name: string, shape: number[], get: () => Float32Array) =>
-    tensors.push({
-      name,
-      shape,
-      data: () => {
-        const a = get();
-        assertFinite(a, `${src.origin}: tensor '${name}' to save`);
-        return a;
-      },
-    });
+  const add = (name: string, shape: number[], get: () => Float32Array) => tensors.push({ name, shape, data: finiteForSave(src.origin, name, get) });
   add(hfNames.embedding, [c.vocabSize, c.hiddenSize], () => src.embedding());
   const zeros = (n: number) => () => new Float32Array(n);
   for (let i = 0; i < c.nLayers; i++) {
