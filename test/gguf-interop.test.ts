@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatePerplexity } from '../src/api.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { convertModel } from '../src/model/convert.js';
-import { GgufFile, type GgufEntry, writeGguf } from '../src/model/gguf.js';
+import { GgufFile, type GgufEntry, GgufType, writeGguf } from '../src/model/gguf.js';
 import { LLAMA3_REGEX } from '../src/model/gguf-tokenizer.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
 import { greedyContinuation, nextTokenProbabilities } from '../src/model/generate.js';
@@ -40,6 +40,20 @@ afterAll(async () => {
 
 const slimllmGreedy = (src: ModelSource, prompt: number[], n: number) => greedyContinuation(cpu, src, prompt, n);
 const slimllmProbs = (src: ModelSource, ids: number[]) => nextTokenProbabilities(cpu, src, ids);
+
+/** A copy of a GGUF file with its metadata edited (tensors unchanged). */
+function rewriteGguf(file: string, name: string, edit: (meta: Map<string, GgufEntry>) => void): string {
+  const g = GgufFile.open(file);
+  try {
+    const meta = new Map([...g.metadata] as [string, GgufEntry][]);
+    edit(meta);
+    const out = path.join(tmp, name);
+    writeGguf(out, meta, [...g.tensors.values()].map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: () => g.read(t.name) })));
+    return out;
+  } finally {
+    g.close();
+  }
+}
 
 async function expectSameGreedy(llama: LlamaHandle, src: ModelSource, prompt: string, n: number): Promise<number[]> {
   const ids = tok.encode(prompt, { bos: true });
@@ -79,6 +93,18 @@ describe('dense stories260K in llama.cpp', () => {
   it('tokenizes text exactly as slimllm does (newlines, repeated spaces, accents, emoji via byte fallback)', () => {
     const texts = ['Once upon a time', 'a\nb\n\nc', 'two  spaces   three    four', ' leading and trailing ', 'café naïve Zoë', 'emoji 😀🎉 and ✓', 'tab\there', 'x'];
     for (const t of texts) expect(llama.tokenize(t), JSON.stringify(t)).toEqual(tok.encode(t, { bos: false }));
+  });
+
+  it('honours tokenizer.ggml.add_space_prefix = false as llama.cpp does', async () => {
+    const noPrefix = rewriteGguf(file, 'no-prefix.gguf', (meta) => meta.set('tokenizer.ggml.add_space_prefix', { type: GgufType.BOOL, value: false }));
+    const ours = loadTokenizer(noPrefix);
+    const theirs = await loadGguf(noPrefix);
+    try {
+      for (const t of ['Once upon a time', ' leading space', 'a\nb']) expect(theirs.tokenize(t), JSON.stringify(t)).toEqual(ours.encode(t, { bos: false }));
+      expect(ours.encode('Once', { bos: false })).not.toEqual(tok.encode('Once', { bos: false }));
+    } finally {
+      await theirs.dispose();
+    }
   });
 });
 
@@ -130,13 +156,14 @@ describe('SlimLLM-pruned stories260K (deci) in llama.cpp', () => {
   });
 
   it('negative control: the same weights labelled `llama` fail to load in llama.cpp', async () => {
-    const g = GgufFile.open(file);
-    const meta = new Map<string, GgufEntry>();
-    for (const [k, v] of g.metadata) meta.set(k.startsWith('deci.') ? `llama.${k.slice(5)}` : k, v as GgufEntry);
-    meta.set('general.architecture', { type: 8, value: 'llama' } as GgufEntry);
-    const liar = path.join(tmp, 'pruned-as-llama.gguf');
-    writeGguf(liar, meta, [...g.tensors.values()].map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: () => g.read(t.name) })));
-    g.close();
+    const liar = rewriteGguf(file, 'pruned-as-llama.gguf', (meta) => {
+      for (const [k, v] of [...meta]) {
+        if (!k.startsWith('deci.')) continue;
+        meta.delete(k);
+        meta.set(`llama.${k.slice(5)}`, v);
+      }
+      meta.set('general.architecture', { type: GgufType.STRING, value: 'llama' });
+    });
     const err = await loadError(liar);
     expect(err).toMatch(/wrong shape|unexpected tensor|check_tensor_dims/);
     expect(await loadError(file)).toBeNull();

@@ -276,7 +276,9 @@ export function tokenizerFromGguf(g: GgufFile): Tokenizer {
     const scores = numberArray(g, 'tokenizer.ggml.scores', n);
     const pieces = tokens.map((t) => Buffer.from(t.replaceAll(SPACE, ' '), 'utf8').toString('latin1'));
     const maxTokenLength = pieces.reduce((a, p) => Math.max(a, p.length), 0);
-    return new Llama2cTokenizer({ pieces, scores: Float32Array.from(scores), bos, eos, maxTokenLength }, g.file);
+    const prefix = g.metadata.get('tokenizer.ggml.add_space_prefix');
+    const addSpacePrefix = prefix === undefined || prefix.value !== false;
+    return new Llama2cTokenizer({ pieces, scores: Float32Array.from(scores), bos, eos, maxTokenLength, addSpacePrefix }, g.file);
   }
   if (model === 'gpt2') return gpt2Tokenizer(g, tokens, bos, eos);
   throw new Error(`${g.file}: metadata 'tokenizer.ggml.model' is ${describeValue(modelV)}; slimllm reads "llama" (sentencepiece) and "gpt2" (byte-level BPE)`);

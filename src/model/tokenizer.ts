@@ -34,6 +34,8 @@ export interface SpmVocab {
   eos: number;
   /** Longest piece in bytes (llama2.c's header field). */
   maxTokenLength: number;
+  /** Prepend the dummy-prefix space to non-empty text (run.c and sentencepiece do; default true). */
+  addSpacePrefix?: boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ export class Llama2cTokenizer implements Tokenizer {
   private readonly ids = new Map<string, number>();
   /** Id of the byte piece <0xXX> for each byte (-1: none). */
   private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly addSpacePrefix: boolean;
 
   constructor(vocab: SpmVocab, readonly origin = 'tokenizer.bin') {
     this.pieces = vocab.pieces;
@@ -59,6 +62,7 @@ export class Llama2cTokenizer implements Tokenizer {
     this.bos = vocab.bos;
     this.eos = vocab.eos;
     this.maxTokenLength = vocab.maxTokenLength;
+    this.addSpacePrefix = vocab.addSpacePrefix ?? true;
     // run.c finds pieces by binary search over a sorted copy; with no duplicate pieces (true of
     // sentencepiece vocabularies) a map gives the same answers.
     this.pieces.forEach((p, i) => {
@@ -119,7 +123,7 @@ export class Llama2cTokenizer implements Tokenizer {
     const nul = bytes.indexOf(0);
     if (nul >= 0) bytes = bytes.subarray(0, nul); // a C string ends at NUL
     const tokens: number[] = [];
-    if (bytes.length > 0) {
+    if (bytes.length > 0 && this.addSpacePrefix) {
       const dummy = this.ids.get(' ');
       if (dummy === undefined) throw new Error(`${this.origin}: no ' ' piece for the dummy prefix`);
       tokens.push(dummy);
