@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../src/cli/main.js';
 import { bundled, packageRoot } from '../src/paths.js';
 
 const bin = path.join(packageRoot(), 'bin', 'slimllm.js');
@@ -62,5 +63,20 @@ describe('slimllm CLI with GGUF', () => {
     expect(e.status, e.stderr).toBe(0);
     const again = run(['prune', '--model', dense, '--out', out, '--layer-ratio', '0.3', '--calib-tokens', calib, '--device', 'cpu']);
     expect(again.stderr.trim()).toBe(`slimllm: ${out} exists: choose another --out (or pass --overwrite)`);
+  });
+
+  it('the command demo prints runs the .gguf in node-llama-cpp\'s CLI with exactly slimllm\'s continuation', () => {
+    const out = path.join(tmp, 'pruned.gguf');
+    // The printed command, with the client installed in interop/ instead of npx, on the CPU.
+    const local = path.join(packageRoot(), 'interop', 'node_modules', '.bin', 'node-llama-cpp');
+    const cmd = `${runCommand(out).replace('npx -y node-llama-cpp@3.21.1', local)} --gpu false`;
+    const theirs = spawnSync('bash', ['-c', `${cmd} < /dev/null`], { encoding: 'utf8', timeout: 120_000 });
+    expect(theirs.status, theirs.stderr).toBe(0);
+    const plain = theirs.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    const completion = /Completion: (.*)/.exec(plain)?.[1];
+    const ours = run(['generate', '--model', out, '--prompt', 'Once upon a time', '--tokens', '32', '--device', 'cpu']);
+    expect(ours.status, ours.stderr).toBe(0);
+    expect(completion).toBeDefined();
+    expect(`Once upon a time${completion}`.trimEnd()).toBe(ours.stdout.trimEnd());
   });
 });

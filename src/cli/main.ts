@@ -408,10 +408,15 @@ export function buildCli(): Command {
   return cli;
 }
 
-/** The one command that runs a GGUF file with node-llama-cpp (greedy, 32 tokens). */
+/**
+ * The one command that runs a GGUF file with node-llama-cpp: greedy, 32 tokens, F32 KV cache and
+ * no flash attention (the settings the interop tests check). Its `complete` tokenizes the text
+ * without sentencepiece's dummy-prefix space, so the prompt starts with a space to get the tokens
+ * slimllm (and llama.cpp's own tokenizer) give "Once upon a time".
+ */
 export function runCommand(gguf: string): string {
   const q = (x: string) => (/^[\w./-]+$/.test(x) ? x : `'${x.replaceAll("'", "'\\''")}'`);
-  return `npx -y node-llama-cpp@3.21.1 complete --model ${q(gguf)} --text 'Once upon a time' --maxTokens 32 --temperature 0 --repeatPenalty 1`;
+  return `npx -y node-llama-cpp@3.21.1 complete --model ${q(gguf)} --text ' Once upon a time' --maxTokens 32 --temperature 0 --repeatPenalty 1 --kvCacheKeyType F32 --kvCacheValueType F32 --no-fa`;
 }
 
 /** Runs the CLI; returns the exit code. Errors print one clear line, no stack. */
