@@ -16,6 +16,42 @@ export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The first key that appears twice in one JSON object of `text` (valid JSON), or null.
+ * JSON.parse keeps the last silently; the safetensors format forbids duplicates.
+ */
+export function duplicateJsonKey(text: string): string | null {
+  const stack: (Set<string> | null)[] = []; // one entry per open object (Set) or array (null)
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.has(key)) return key;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === '[') {
+      stack.push(null);
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+    } else if (ch === ',') {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return null;
+}
+
 /** Headers beyond this are not real checkpoints (the reference implementation's limit is 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -86,12 +122,20 @@ export class SafetensorsFile {
       }
       const headerBuf = Buffer.alloc(n);
       readFully(fd, headerBuf, 8);
+      let text: string;
+      try {
+        text = utf8Strict.decode(headerBuf);
+      } catch {
+        throw new Error(`${file}: header is not valid UTF-8`);
+      }
       let header: unknown;
       try {
-        header = JSON.parse(headerBuf.toString('utf8'));
+        header = JSON.parse(text);
       } catch (e) {
         throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
       }
+      const dup = duplicateJsonKey(text);
+      if (dup !== null) throw new Error(`${file}: header: key ${JSON.stringify(dup)} appears twice in one object`);
       if (typeof header !== 'object' || header === null || Array.isArray(header)) {
         throw new Error(`${file}: header JSON is not an object`);
       }
@@ -155,6 +199,9 @@ function parseHeader(
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
         throw new Error(`${file}: __metadata__ is not an object`);
       }
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== 'string') throw new Error(`${file}: __metadata__ '${k}' is ${JSON.stringify(v)}, not a string`);
+      }
       metadata = raw as Record<string, string>;
       continue;
     }
@@ -187,16 +234,24 @@ function parseHeader(
     }
     tensors.set(name, { name, dtype: d, shape: shape as number[], begin, end });
   }
-  // Overlap: sort by begin; each non-empty tensor must start at or after the previous one's end.
+  // The format's rule: the tensors cover the data section exactly, in order of their offsets, with
+  // no holes and nothing after the last one. A byte inserted, removed or appended, or a header
+  // length that is off, shifts every later tensor: refused here, never read shifted.
   const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const p = sorted[i - 1];
-    const t = sorted[i];
-    if (t.begin < p.end) {
-      throw new Error(
-        `${file}: tensor '${t.name}': data_offsets [${t.begin}, ${t.end}] overlap tensor '${p.name}' [${p.begin}, ${p.end}]`,
-      );
+  let covered = 0;
+  let prev: TensorInfo | null = null;
+  for (const t of sorted) {
+    if (prev && t.begin < covered) {
+      throw new Error(`${file}: tensor '${t.name}': data_offsets [${t.begin}, ${t.end}] overlap tensor '${prev.name}' [${prev.begin}, ${prev.end}]`);
     }
+    if (t.begin > covered) {
+      throw new Error(`${file}: tensor '${t.name}': data_offsets [${t.begin}, ${t.end}] leave bytes [${covered}, ${t.begin}) of the data section to no tensor (the tensors must cover it exactly)`);
+    }
+    covered = t.end;
+    prev = t;
+  }
+  if (covered !== dataLen) {
+    throw new Error(`${file}: ${dataLen - covered} bytes after the last tensor's data (the tensors must cover the data section exactly: trailing bytes, or a header length that is off?)`);
   }
   return { tensors, metadata };
 }
