@@ -34,9 +34,10 @@ export function tokenizerFor(modelPath: string | null, tokenizerPath?: string): 
   throw new Error(`no tokenizer found for ${modelPath ?? 'the model'}: pass one (--tokenizer PATH)`);
 }
 
+/** The tokenizer must have exactly one token per row of the model's embedding. */
 export function checkVocab(tok: Tokenizer, src: ModelSource): void {
-  if (tok.vocabSize > src.config.vocabSize) {
-    throw new Error(`tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${src.config.vocabSize}: they do not match`);
+  if (tok.vocabSize !== src.config.vocabSize) {
+    throw new Error(`${src.origin}: the tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${src.config.vocabSize}: they do not match`);
   }
 }
 

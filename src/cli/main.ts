@@ -1,5 +1,5 @@
 // `slimllm` command line: info | eval | generate | convert | prune | demo.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,10 +20,11 @@ import { RECOVERY_NAMES, type RecoveryName } from '../prune/recoveries.js';
 import { storiesSequences } from '../eval/perplexity.js';
 import { progress } from './progress.js';
 
-function num(kind: 'int' | 'float') {
+function num(kind: 'int' | 'float', min = -Infinity) {
   return (v: string) => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v);
     if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`'${v}' is not ${kind === 'int' ? 'an integer' : 'a number'}`);
+    if (n < min) throw new InvalidArgumentError(`${n} is below the smallest allowed, ${min}`);
     return n;
   };
 }
@@ -41,12 +42,14 @@ function oneOf<N extends string>(what: string, names: readonly N[]) {
 }
 
 function list<N>(parse: (v: string) => N) {
-  return (v: string): N[] =>
-    v
+  return (v: string): N[] => {
+    const items = v
       .split(',')
       .map((x) => x.trim())
-      .filter((x) => x.length > 0)
-      .map(parse);
+      .filter((x) => x.length > 0);
+    if (items.length === 0) throw new InvalidArgumentError(`'${v}' is an empty list`);
+    return items.map(parse);
+  };
 }
 
 const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0'] as const;
@@ -60,9 +63,41 @@ function printJson(o: unknown): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);
 }
 
-function readText(file: string): string {
-  if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
-  return fs.readFileSync(file, 'utf8');
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** A UTF-8 text file's contents, or one error naming the file. */
+function readText(file: string, what = 'text'): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) throw new Error(`${file}: no such file`);
+  if (!st.isFile()) throw new Error(`${file}: is a folder, not a ${what} file`);
+  const bytes = fs.readFileSync(file);
+  let text: string;
+  try {
+    text = utf8Strict.decode(bytes);
+  } catch {
+    throw new Error(`${file}: not a UTF-8 ${what} file`);
+  }
+  const nul = text.indexOf('\0');
+  if (nul >= 0) throw new Error(`${file}: not a ${what} file (NUL byte at character ${nul})`);
+  return text;
+}
+
+/** Calibration token ids from a JSON file: a non-empty list of non-empty rows of token ids. */
+function readCalibTokens(file: string): number[][] {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(readText(file, 'JSON'));
+  } catch (e) {
+    throw new Error(e instanceof SyntaxError ? `${file}: not valid JSON (${e.message})` : (e as Error).message);
+  }
+  if (!Array.isArray(rows) || rows.length === 0) throw new Error(`${file}: expected a non-empty JSON array of token-id rows`);
+  rows.forEach((row, r) => {
+    if (!Array.isArray(row) || row.length === 0) throw new Error(`${file}: row ${r} is not a non-empty array of token ids`);
+    row.forEach((id, k) => {
+      if (!(Number.isInteger(id) && id >= 0)) throw new Error(`${file}: row ${r}, position ${k}: ${JSON.stringify(id)} is not a token id`);
+    });
+  });
+  return rows as number[][];
 }
 
 /** Writes a file via a temp name + rename, so an interrupted run never leaves half a file. */
@@ -113,22 +148,44 @@ function reportPath(out: string, format: 'hf' | 'gguf'): string {
   return format === 'gguf' ? `${out.replace(/\.gguf$/, '')}.report.json` : path.join(out, 'report.json');
 }
 
+/**
+ * Fails before any work when `out` cannot be written: the nearest folder that exists above it
+ * must take a new file (tried with a probe file, removed at once).
+ */
+function checkWritable(out: string, file = out): void {
+  let dir = path.dirname(path.resolve(file));
+  while (!fs.existsSync(dir)) dir = path.dirname(dir);
+  const probe = path.join(dir, `.slimllm-probe-${process.pid}`);
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a folder');
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`--out ${out}: cannot write in ${dir} (${code ?? (e as Error).message})`);
+  }
+}
+
 function checkPruneOut(out: string, format: 'hf' | 'gguf', overwrite: boolean | undefined): void {
   const st = fs.statSync(out, { throwIfNoEntry: false });
   if (format === 'hf') {
     if (st && !st.isDirectory()) throw new Error(`${out}: exists and is not a folder: choose another --out (or --format gguf to write a file)`);
     if (st && fs.readdirSync(out).length > 0 && !overwrite) throw new Error(`${out} exists and is not empty: choose another --out (or pass --overwrite)`);
+    checkWritable(out, path.join(out, 'config.json'));
     return;
   }
   if (st?.isDirectory()) throw new Error(`${out}: is a folder; with --format gguf, --out is the .gguf file to write`);
   for (const f of [out, reportPath(out, format)]) {
     if (fs.existsSync(f) && !overwrite) throw new Error(`${f} exists: choose another --out (or pass --overwrite)`);
   }
+  checkWritable(out);
 }
 
 async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
   const format = o.format ?? (o.out.endsWith('.gguf') ? 'gguf' : 'hf');
   checkPruneOut(o.out, format, o.overwrite);
+  if (o.ratio !== undefined && o.layerRatio !== undefined) throw new Error('--ratio and --layer-ratio both given: choose one (--ratio R solves p for a target; --layer-ratio P gives p)');
+  if (o.calibText !== undefined && o.calibTokens !== undefined) throw new Error('--calib-text and --calib-tokens both given: choose one');
   if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
   if (!fs.existsSync(o.model)) throw new Error(`${o.model}: no such file or folder`);
   // The tokenizer travels with the pruned model: the one given, or the one with the model.
@@ -137,8 +194,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
   const tok = tokenizerFile ? loadTokenizer(tokenizerFile) : undefined;
   let calibration;
   if (o.calibTokens) {
-    const tokens = JSON.parse(readText(o.calibTokens)) as number[][];
-    calibration = { tokens };
+    calibration = { tokens: readCalibTokens(o.calibTokens) };
   } else {
     if (!o.calibText) throw new Error('give calibration: --calib-text FILE or --calib-tokens FILE.json');
     calibration = { text: readText(o.calibText), samples: o.calibSamples, seqLen: o.calibLen, seed: o.seed };
@@ -194,7 +250,10 @@ async function runEval(modelPath: string, o: { tokenizer?: string; text: string;
 }
 
 export function buildCli(): Command {
-  const cli = new Command('slimllm').description('Structured pruning of Llama-family models (SlimLLM) on the GPU through WebGPU').showHelpAfterError();
+  const cli = new Command('slimllm').description('Structured pruning of Llama-family models (SlimLLM) on the GPU through WebGPU')
+    // Usage errors go through run()'s one-line error, like every other error (subcommands inherit this).
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
 
   cli
     .command('info')
@@ -225,7 +284,7 @@ export function buildCli(): Command {
     .requiredOption('--text <file>', 'text file (documents separated by <|endoftext|> for the stories protocol)')
     .option('--protocol <p>', 'stories | windows', 'stories')
     .option('--stories <a:b>', 'document range for the stories protocol', '1:201')
-    .option('--seq-len <T>', 'window length for the windows protocol', num('int'), 128)
+    .option('--seq-len <T>', 'window length for the windows protocol (≥ 2)', num('int', 2), 128)
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--json', 'one JSON object as the last stdout line')
     .action(async (o) => {
@@ -241,13 +300,14 @@ export function buildCli(): Command {
     .requiredOption('--model <path>', 'model path')
     .option('--tokenizer <path>', 'tokenizer')
     .option('--prompt <text>', 'prompt', '')
-    .option('--tokens <n>', 'tokens to generate', num('int'), 32)
+    .option('--tokens <n>', 'tokens to generate', num('int', 1), 32)
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .action(async (o) => {
       const tok = tokenizerFor(o.model, o.tokenizer);
       const src = openModel(o.model);
       const b = await createBackend(o.device);
       try {
+        checkVocab(tok, src);
         process.stdout.write(o.prompt);
         await greedyContinuation(b, src, tok.encode(o.prompt, { bos: true }), o.tokens, (prev, id) => {
           if (id !== tok.eos) process.stdout.write(tok.decodeToken(prev, id));
@@ -287,8 +347,8 @@ export function buildCli(): Command {
     .option('--pruned-layers <K>', 'number of layers pruned (default round(0.8·L))', num('int'))
     .option('--alpha <a>', 'softmax temperature of the layer ratios', num('float'), 10)
     .option('--calib-text <file>', 'calibration text')
-    .option('--calib-samples <N>', 'calibration windows', num('int'), 32)
-    .option('--calib-len <T>', 'tokens per window', num('int'), 128)
+    .option('--calib-samples <N>', 'calibration windows', num('int', 1), 32)
+    .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
     .option('--seed <s>', 'calibration seed', num('int'), 42)
     .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
     .option('--head-unit <u>', 'group (whole KV groups)', 'group')
@@ -320,8 +380,8 @@ export function buildCli(): Command {
     .option('--methods <list>', METHOD_NAMES.join(','), list(oneOf('method', METHOD_NAMES)), [...METHOD_NAMES])
     .option('--recoveries <list>', `entries: default | ${RECOVERY_NAMES.join(' | ')}, or method:recovery for one method only`, list(String), ['default'])
     .option('--calib-text <file>', 'calibration text (default: stories 500–999 of --text)')
-    .option('--calib-samples <N>', 'calibration windows', num('int'), 32)
-    .option('--calib-len <T>', 'tokens per window', num('int'), 128)
+    .option('--calib-samples <N>', 'calibration windows', num('int', 1), 32)
+    .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
     .option('--seed <s>', 'calibration seed', num('int'), 42)
     .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
     .option('--random-seed <s>', 'seed of the random method', num('int'), 0)
@@ -329,6 +389,9 @@ export function buildCli(): Command {
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--json', 'the results as the last stdout line')
     .action(async (o) => {
+      const outSt = fs.statSync(o.out, { throwIfNoEntry: false });
+      if (outSt && !outSt.isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
+      checkWritable(o.out, path.join(o.out, 'results.json'));
       const grid = expandGrid(o.methods, o.recoveries);
       const tok = tokenizerFor(o.model, o.tokenizer);
       const text = readText(o.text);
@@ -425,6 +488,11 @@ export async function run(argv: string[]): Promise<number> {
     await buildCli().parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      process.stderr.write(`slimllm: ${e.message.replace(/^error: /, '')} (see --help)\n`);
+      return e.exitCode;
+    }
     process.stderr.write(`slimllm: ${(e as Error).message}\n`);
     if (process.env.SLIMLLM_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;

@@ -57,7 +57,8 @@ export async function sequencesPerplexity<T extends Tensor>(
     b.free(head.norm);
     b.free(head.classifier);
   }
-  const nll = count > 0 ? sum / count : NaN;
+  if (count === 0) throw new Error('no tokens to score: every sequence is shorter than 2 tokens');
+  const nll = sum / count;
   return { nll, ppl: Math.exp(nll), tokens: count };
 }
 
@@ -88,6 +89,7 @@ export function storiesSequences(tok: Tokenizer, text: string, range: string, ma
 
 /** Windows protocol: the whole text as one stream, cut into non-overlapping windows of seqLen tokens. */
 export function windowSequences(tok: Tokenizer, text: string, seqLen: number): number[][] {
+  if (!(Number.isInteger(seqLen) && seqLen >= 2)) throw new Error(`seqLen ${seqLen}: a window needs at least 2 tokens (one to predict from, one to score)`);
   const ids = tok.encode(text, { bos: true });
   const out: number[][] = [];
   for (let i = 0; i + seqLen <= ids.length; i += seqLen) out.push(ids.slice(i, i + seqLen));

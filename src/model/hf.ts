@@ -25,6 +25,10 @@ import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema 
 import { assertFinite, SafetensorsFile, type TensorInfo } from './safetensors.js';
 import { allZero, type LayerWeights, type ModelSource, readLayerTensors } from './weights.js';
 
+/** Largest widths (hidden, FFN, heads, vocabulary, positions) and layer count a config may give. */
+const MAX_WIDTH = 1 << 24;
+const MAX_LAYERS = 4096;
+
 export const SUPPORTED_HF_ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'] as const;
 
 /**
@@ -155,11 +159,13 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   // attention_bias / mlp_bias true are read: which biases exist is decided by the tensors present
   // (q/k/v/gate/up ones must then be all zero, checked when the folder is opened).
 
-  const posInt = (key: string, dflt?: number): number => {
+  // Bounds well above any real model's, so that a corrupt value fails here, not as an allocation.
+  const posInt = (key: string, dflt?: number, max = MAX_WIDTH): number => {
     const v = j[key] ?? dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       throw new Error(`${file}: ${key} ${v === undefined ? 'is missing' : `${JSON.stringify(v)} is not a positive integer`}`);
     }
+    if (v > max) throw new Error(`${file}: ${key} ${v} is larger than ${max} (corrupt config?)`);
     return v;
   };
   const posNum = (key: string, dflt: number): number => {
@@ -175,7 +181,7 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   };
 
   const D = posInt('hidden_size');
-  const nLayers = posInt('num_hidden_layers');
+  const nLayers = posInt('num_hidden_layers', undefined, MAX_LAYERS);
   const nHeads = posInt('num_attention_heads');
   const nKvHeads = posInt('num_key_value_heads', nHeads);
   if (j.head_dim === null) delete j.head_dim;
@@ -289,6 +295,10 @@ class TensorIndex {
     return this.where.has(name);
   }
 
+  names(): IterableIterator<string> {
+    return this.where.keys();
+  }
+
   info(name: string): { file: string; info: TensorInfo } | null {
     const f = this.where.get(name);
     return f ? { file: f.file, info: f.info(name) } : null;
@@ -369,6 +379,14 @@ function checkTensors(c: ModelConfig, index: TensorIndex): void {
     }
   };
   const D = c.hiddenSize;
+  // A checkpoint holding more layers than the config declares would be evaluated truncated.
+  for (const name of index.names()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m && Number(m[1]) >= c.nLayers) {
+      const t = index.info(name)!;
+      throw new Error(`${t.file}: tensor '${name}' belongs to layer ${m[1]}, but num_hidden_layers is ${c.nLayers}`);
+    }
+  }
   check(hfNames.embedding, [c.vocabSize, D], null);
   check(hfNames.finalNorm, [D], null);
   if (!c.tieEmbeddings) check(hfNames.classifier, [c.vocabSize, D], null, 'tie_word_embeddings is false');

@@ -1,0 +1,97 @@
+// Nothing wrong passes silently: impossible or conflicting options, files that are not what a flag
+// expects, configs that cannot be right — each one clear line naming the flag, file, row or key,
+// before any work is done.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { saveModel } from '../src/model/writer.js';
+import { bundled, packageRoot } from '../src/paths.js';
+import { syntheticModel } from './synthetic-model.js';
+
+const bin = path.join(packageRoot(), 'bin', 'slimllm.js');
+const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-strict-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI expecting failure; returns its one stderr line. */
+function fails(args: string[]): string {
+  const r = run(args);
+  expect(r.status, r.stdout).toBe(1);
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('Warning: '));
+  expect(lines.length, r.stderr).toBe(1);
+  return lines[0];
+}
+
+describe('CLI options and inputs are checked up front', () => {
+  const calib = path.join(tmp, 'calib.json');
+  fs.writeFileSync(calib, JSON.stringify([[1, 2, 3, 4]]));
+  const text = bundled.stories();
+  const model = bundled.model();
+
+  it('impossible numbers and empty lists', () => {
+    expect(fails(['eval', '--model', model, '--text', text, '--protocol', 'windows', '--seq-len', '0'])).toMatch(/--seq-len.*0 is below the smallest allowed, 2/);
+    expect(fails(['eval', '--model', model, '--text', text, '--protocol', 'windows', '--seq-len', '1'])).toMatch(/1 is below the smallest allowed, 2/);
+    expect(fails(['generate', '--model', model, '--tokens', '-1'])).toMatch(/--tokens.*-1 is below the smallest allowed, 1/);
+    expect(fails(['compare', '--model', model, '--text', text, '--ratios', ''])).toMatch(/--ratios.*'' is an empty list/);
+    expect(fails(['prune', '--model', model, '--out', path.join(tmp, 'p'), '--ratio', '', '--calib-tokens', calib])).toMatch(/--ratio.*'' is not a number/);
+  });
+
+  it('conflicting options are refused, not one silently dropped', () => {
+    const out = path.join(tmp, 'c');
+    expect(fails(['prune', '--model', model, '--out', out, '--ratio', '0.2', '--layer-ratio', '0.3', '--calib-tokens', calib])).toBe(
+      'slimllm: --ratio and --layer-ratio both given: choose one (--ratio R solves p for a target; --layer-ratio P gives p)',
+    );
+    expect(fails(['prune', '--model', model, '--out', out, '--calib-text', text, '--calib-tokens', calib])).toBe('slimllm: --calib-text and --calib-tokens both given: choose one');
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('a folder, a binary file or bad JSON where a file is expected: the file is named', () => {
+    expect(fails(['eval', '--model', model, '--text', tmp])).toBe(`slimllm: ${tmp}: is a folder, not a text file`);
+    const binary = path.join(tmp, 'random.bin.txt');
+    fs.writeFileSync(binary, Buffer.from([0xff, 0xfe, 0x00, 0x81, 0x92]));
+    expect(fails(['eval', '--model', model, '--text', binary])).toBe(`slimllm: ${binary}: not a UTF-8 text file`);
+    const bad = path.join(tmp, 'bad.json');
+    fs.writeFileSync(bad, '[[1, 2');
+    expect(fails(['prune', '--model', model, '--out', path.join(tmp, 'x'), '--calib-tokens', bad])).toMatch(new RegExp(`^slimllm: ${bad}: not valid JSON \\(`));
+    fs.writeFileSync(bad, '[[1, 2.5, 3]]');
+    expect(fails(['prune', '--model', model, '--out', path.join(tmp, 'x'), '--calib-tokens', bad])).toBe(`slimllm: ${bad}: row 0, position 1: 2.5 is not a token id`);
+    expect(fails(['prune', '--model', model, '--out', path.join(tmp, 'x'), '--calib-tokens', tmp])).toBe(`slimllm: ${tmp}: is a folder, not a JSON file`);
+  });
+
+  it('an --out that cannot be written fails before the prune', () => {
+    const t0 = Date.now();
+    expect(fails(['prune', '--model', model, '--out', '/proc/slimllm-x', '--calib-tokens', calib])).toMatch(/^slimllm: --out \/proc\/slimllm-x: cannot write in \/proc \(/);
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'mine');
+    expect(fails(['prune', '--model', model, '--out', file, '--calib-tokens', calib])).toBe(`slimllm: ${file}: exists and is not a folder: choose another --out (or --format gguf to write a file)`);
+    expect(fails(['compare', '--model', model, '--text', text, '--out', file])).toBe(`slimllm: --out ${file}: exists and is not a folder`);
+    expect(fs.readFileSync(file, 'utf8')).toBe('mine');
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('configs that cannot be right: absurd sizes, fewer layers than the checkpoint holds', () => {
+    const dir = path.join(tmp, 'm');
+    saveModel(syntheticModel([{ nHeads: 2, nKvHeads: 1, ffnDim: 8, oBias: false, downBias: false }, { nHeads: 2, nKvHeads: 1, ffnDim: 8, oBias: false, downBias: false }]), dir);
+    const cfgFile = path.join(dir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    const edit = (patch: Record<string, unknown>) => fs.writeFileSync(cfgFile, JSON.stringify({ ...cfg, ...patch }));
+    edit({ num_hidden_layers: 2147483648 });
+    expect(fails(['info', '--model', dir])).toBe(`slimllm: ${cfgFile}: num_hidden_layers 2147483648 is larger than 4096 (corrupt config?)`);
+    edit({ hidden_size: 1e300 });
+    expect(fails(['info', '--model', dir])).toBe(`slimllm: ${cfgFile}: hidden_size 1e+300 is larger than 16777216 (corrupt config?)`);
+    edit({ num_hidden_layers: 1 });
+    expect(fails(['info', '--model', dir])).toBe(`slimllm: ${path.join(dir, 'model.safetensors')}: tensor 'model.layers.1.input_layernorm.weight' belongs to layer 1, but num_hidden_layers is 1`);
+  });
+
+  it('a tokenizer with fewer tokens than the model\'s vocabulary is refused', () => {
+    const tok = path.join(tmp, 'small-tok.bin');
+    const full = fs.readFileSync(bundled.tokenizer());
+    // Keep the header and the first 300 tokens.
+    let at = 4;
+    for (let i = 0; i < 300; i++) at += 8 + full.readInt32LE(at + 4);
+    fs.writeFileSync(tok, full.subarray(0, at));
+    expect(fails(['generate', '--model', model, '--tokenizer', tok, '--device', 'cpu'])).toBe(`slimllm: ${model}: the tokenizer has 300 tokens but the model's vocabulary is 512: they do not match`);
+  });
+});
