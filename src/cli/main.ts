@@ -19,6 +19,8 @@ import type { PruneReport } from '../prune/orchestrator.js';
 import { RECOVERY_NAMES, type RecoveryName } from '../prune/recoveries.js';
 import { storiesSequences } from '../eval/perplexity.js';
 import { progress } from './progress.js';
+import { exitOnSignals, removeOnExit } from '../cleanup.js';
+import { writeFileAtomically, writeFully } from '../model/atomic-file.js';
 
 function num(kind: 'int' | 'float', min = -Infinity) {
   return (v: string) => {
@@ -102,9 +104,7 @@ function readCalibTokens(file: string): number[][] {
 
 /** Writes a file via a temp name + rename, so an interrupted run never leaves half a file. */
 function writeFileAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  writeFileAtomically(file, (fd) => writeFully(fd, Buffer.from(data, 'utf8')));
 }
 
 function layerSummary(r: PruneReport): string {
@@ -184,6 +184,9 @@ function checkPruneOut(out: string, format: 'hf' | 'gguf', overwrite: boolean | 
 async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
   const format = o.format ?? (o.out.endsWith('.gguf') ? 'gguf' : 'hf');
   checkPruneOut(o.out, format, o.overwrite);
+  // Until the report is written, an interrupted or failed run removes what it created.
+  const created = [o.out, reportPath(o.out, format)].filter((p, i) => !fs.existsSync(p) && (format === 'gguf' || i === 0));
+  const keep = created.map((p) => removeOnExit(p));
   if (o.ratio !== undefined && o.layerRatio !== undefined) throw new Error('--ratio and --layer-ratio both given: choose one (--ratio R solves p for a target; --layer-ratio P gives p)');
   if (o.calibText !== undefined && o.calibTokens !== undefined) throw new Error('--calib-text and --calib-tokens both given: choose one');
   if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
@@ -227,6 +230,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     }
     const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
     writeFileAtomic(reportPath(o.out, format), `${JSON.stringify(full, null, 1)}\n`);
+    for (const k of keep) k();
     return full;
   } finally {
     src.close();
@@ -444,6 +448,8 @@ export function buildCli(): Command {
     .option('--json', 'summary as the last stdout line')
     .action(async (o) => {
       const out = o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-demo-'));
+      // The demo's own folder is the result the user is told about at the end; removed if it never gets there.
+      const keepOut = o.out === undefined ? removeOnExit(out) : () => {};
       const text = bundled.stories();
       const evalOpts = { text, protocol: 'stories' as const, stories: o.stories, seqLen: 128, device: o.device, tokenizer: bundled.tokenizer() };
       console.log(`slimllm demo: stories260K (bundled), TinyStories validation stories ${o.stories}, device ${o.device}`);
@@ -451,12 +457,20 @@ export function buildCli(): Command {
       console.log(`dense:  perplexity ${before.ppl.toFixed(4)} (mean NLL ${before.nll.toFixed(5)}, ${before.tokens} tokens)`);
       // Calibration: stories 500–999 (disjoint from the evaluation stories).
       const calibText = fs.readFileSync(text, 'utf8').split('<|endoftext|>').slice(500).join('<|endoftext|>');
-      const calibFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-calib-')), 'calib.txt');
+      const calibDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-calib-'));
+      const forgetCalib = removeOnExit(calibDir);
+      const calibFile = path.join(calibDir, 'calib.txt');
       fs.writeFileSync(calibFile, calibText);
-      const r = await runPrune({
-        model: bundled.model(), tokenizer: bundled.tokenizer(), out, ratio: o.ratio, alpha: 10, calibText: calibFile,
-        calibSamples: 32, calibLen: 128, seed: 42, headUnit: 'group', keepLowest: 0.01, device: o.device, overwrite: o.out === undefined,
-      });
+      let r: PruneReport;
+      try {
+        r = await runPrune({
+          model: bundled.model(), tokenizer: bundled.tokenizer(), out, ratio: o.ratio, alpha: 10, calibText: calibFile,
+          calibSamples: 32, calibLen: 128, seed: 42, headUnit: 'group', keepLowest: 0.01, device: o.device, overwrite: o.out === undefined,
+        });
+      } finally {
+        fs.rmSync(calibDir, { recursive: true, force: true });
+        forgetCalib();
+      }
       console.log(layerSummary(r));
       const after = await runEval(out, evalOpts, 'eval pruned');
       console.log(`pruned: perplexity ${after.ppl.toFixed(4)} (mean NLL ${after.nll.toFixed(5)}, ${after.tokens} tokens)`);
@@ -466,6 +480,7 @@ export function buildCli(): Command {
       convertModel('hf', 'gguf', out, gguf, { overwrite: true });
       console.log(`wrote ${gguf}; run it with llama.cpp:`);
       console.log(`  ${runCommand(gguf)}`);
+      keepOut();
       if (o.json) printJson({ dense: before, pruned: after, params: r.params, out, gguf });
     });
   return cli;
@@ -484,6 +499,7 @@ export function runCommand(gguf: string): string {
 
 /** Runs the CLI; returns the exit code. Errors print one clear line, no stack. */
 export async function run(argv: string[]): Promise<number> {
+  exitOnSignals();
   try {
     await buildCli().parseAsync(argv);
     return 0;

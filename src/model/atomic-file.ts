@@ -2,6 +2,7 @@
 // end, so that an interrupted or failed write never leaves a half-written file under the real name.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { removeOnExit, removeStale, TEMP_NAME, tempName } from '../cleanup.js';
 
 /** Writes `buf` whole at the file position (positioned writes of at most 1 GiB each). */
 export function writeFully(fd: number, buf: Uint8Array): void {
@@ -12,12 +13,16 @@ export function writeFully(fd: number, buf: Uint8Array): void {
 
 /** Runs `write` on a temporary file beside `file`, then renames it over `file`; removes it on error. */
 export function writeFileAtomically(file: string, write: (fd: number) => void): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
+  const dir = path.dirname(file);
+  removeStale(dir, TEMP_NAME);
+  const tmp = tempName(dir, path.basename(file));
+  const keep = removeOnExit(tmp);
   const fd = fs.openSync(tmp, 'w');
   try {
     write(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
+    keep();
   } catch (e) {
     try {
       fs.closeSync(fd);

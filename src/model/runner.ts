@@ -96,6 +96,7 @@ export async function runDecoder<T extends Tensor>(
       }
       freeLayer(b, dl);
       opts.onProgress?.(++step, steps, `layer ${l}`);
+      await yieldToEventLoop(); // lets a signal (Ctrl-C) be handled between layers on the CPU backend too
     }
     for (const batch of batches) {
       await consume(batch);
@@ -166,4 +167,9 @@ export async function sequenceLogits<T extends Tensor>(
     b.free(head.classifier);
   }
   return out;
+}
+
+/** Resolves on the next turn of the event loop (after pending I/O and signal callbacks). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -13,6 +13,7 @@
 // interrupted save never leaves a half-written model under the real name.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { removeOnExit, removeStale, TEMP_NAME, tempName } from '../cleanup.js';
 import type { LayerShape, ModelConfig } from './config.js';
 import { type GgufDtype, saveGguf } from './gguf-model.js';
 import { writeTokenizerFilesFromGguf } from './gguf-tokenizer.js';
@@ -126,7 +127,9 @@ export function saveModel(model: ModelWeights | ModelSource, dir: string, opts: 
   }
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
-  const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+  removeStale(parent, TEMP_NAME);
+  const tmp = tempName(parent, path.basename(dir));
+  const keepTmp = removeOnExit(tmp);
   fs.mkdirSync(tmp);
   try {
     writeFolder(src, tmp, dtype, opts);
@@ -139,8 +142,10 @@ export function saveModel(model: ModelWeights | ModelSource, dir: string, opts: 
     } else {
       fs.renameSync(tmp, dir);
     }
+    keepTmp();
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
+    keepTmp();
     throw e;
   }
 }

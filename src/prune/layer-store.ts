@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { removeOnExit, removeStale } from '../cleanup.js';
 import { SafetensorsFile, writeSafetensors } from '../model/safetensors.js';
 import type { LayerWeights, ModelSource } from '../model/weights.js';
 import type { ModelConfig } from '../model/config.js';
@@ -32,25 +33,18 @@ export function memoryLayerStore(): LayerStore {
 
 const KEYS: (keyof LayerWeights)[] = ['attnNorm', 'wq', 'wk', 'wv', 'wo', 'oBias', 'ffnNorm', 'wGate', 'wUp', 'wDown', 'downBias'];
 
-// Folders of stores not closed by the time the process exits (an exception, a user who never
-// closes the model) are removed then.
-const openFolders = new Set<string>();
-let exitHook = false;
 
 /**
- * Each layer in `<parent>/slimllm-layers-XXXXXX/layer-<i>.safetensors` (parent: the OS temp folder
+ * Each layer in `<parent>/slimllm-layers-<pid>-XXXXXX/layer-<i>.safetensors` (parent: the OS temp folder
  * unless given). Needs free disk space of about the pruned model's f32 size.
  */
 export function diskLayerStore(parent = os.tmpdir()): LayerStore {
   fs.mkdirSync(parent, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(parent, 'slimllm-layers-'));
-  openFolders.add(dir);
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const d of openFolders) fs.rmSync(d, { recursive: true, force: true });
-    });
-  }
+  // Folders of runs that died without cleaning up (killed outright) go first; this store's folder
+  // is removed when it is closed, or at exit if it never is (see cleanup.ts).
+  removeStale(parent, /^slimllm-layers-(\d+)-/);
+  const dir = fs.mkdtempSync(path.join(parent, `slimllm-layers-${process.pid}-`));
+  const forget = removeOnExit(dir);
   const file = (i: number) => path.join(dir, `layer-${i}.safetensors`);
   let closed = false;
   return {
@@ -81,7 +75,7 @@ export function diskLayerStore(parent = os.tmpdir()): LayerStore {
       if (closed) return;
       closed = true;
       fs.rmSync(dir, { recursive: true, force: true });
-      openFolders.delete(dir);
+      forget();
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { decoderLinearParams, layerLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
 import { attentionBlock, attentionHeads, decoderLayer, embedTokens, freeLayer, mlpBlock, mlpHidden, uploadLayer, type DeviceLayer } from '../model/forward.js';
-import { defaultBatchRows, planBatches } from '../model/runner.js';
+import { defaultBatchRows, planBatches, yieldToEventLoop } from '../model/runner.js';
 import type { LayerWeights, ModelSource } from '../model/weights.js';
 import { diskLayerStore, type LayerStore, storedModel } from './layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovery } from './module.js';
@@ -178,6 +178,12 @@ async function pruneInto<T extends Tensor>(
   const L = c.nLayers;
   const D = c.hiddenSize;
   const d = c.headDim;
+  // Each phase also lets the event loop run, so a signal (Ctrl-C) is handled between phases even
+  // when the CPU backend computes without ever waiting.
+  const progressAt = async (p: PruneProgress) => {
+    onProgress?.(p);
+    await yieldToEventLoop();
+  };
   if (run.ratios.kind === 'layer-based' && run.ratios.K > L) throw new Error(`prunedLayers (K) = ${run.ratios.K} exceeds the model's ${L} layers`);
   const seqLen = checkCalibration(c, calib);
   const timer = new PhaseTimer();
@@ -211,7 +217,7 @@ async function pruneInto<T extends Tensor>(
   await timer.time('forward', async () => {
     const batches = embed();
     for (let l = 0; l < L; l++) {
-      onProgress?.({ layer: l, layers: L, phase: 'layer scores' });
+      await progressAt({ layer: l, layers: L, phase: 'layer scores' });
       const dl = uploadLayer(b, c, l, src.layer(l));
       const sums: T[] = [];
       await forEachBatch(batches, (h) => {
@@ -263,14 +269,14 @@ async function pruneInto<T extends Tensor>(
     kind: ModuleKind, l: number, w: LayerWeights, units: number, colsPerUnit: number, nPrune: number,
     batches: CalBatch<T>[], capture: (h: T) => [T, T | null],
   ) => {
-    onProgress?.({ layer: l, layers: L, phase: `${kind} statistics` });
+    await progressAt({ layer: l, layers: L, phase: `${kind} statistics` });
     const { stats, inputSumsq } = await collect(batches, units * colsPerUnit, capture);
     const ctx: ModuleContext<T> = { b, kind, layer: l, w, D, units, colsPerUnit, nPrune, stats, inputSumsq, timer };
     try {
-      onProgress?.({ layer: l, layers: L, phase: `${kind} scoring` });
+      await progressAt({ layer: l, layers: L, phase: `${kind} scoring` });
       const sel = await timer.time('scoring', () => run.method.select(ctx));
       const keptCols = unitColumns(sel.kept, colsPerUnit);
-      onProgress?.({ layer: l, layers: L, phase: `${kind} recovery` });
+      await progressAt({ layer: l, layers: L, phase: `${kind} recovery` });
       const rec = await timer.time('regression', () => run.recovery.recover(ctx, keptCols));
       sampleRss();
       return { sel, keptCols, rec };
@@ -298,7 +304,7 @@ async function pruneInto<T extends Tensor>(
     const dl: DeviceLayer<T> = uploadLayer(b, c, l, w);
     if (headsCut.n === 0 && chanCut.n === 0) {
       // Left whole, bit for bit (ratio 0 must give identical logits).
-      onProgress?.({ layer: l, layers: L, phase: 'forward (kept whole)' });
+      await progressAt({ layer: l, layers: L, phase: 'forward (kept whole)' });
       await timer.time('forward', () => forEachBatch(batches, (h) => decoderLayer(b, c, dl, h, seqLen)));
       freeLayer(b, dl);
       store.put(l, w);
@@ -332,7 +338,7 @@ async function pruneInto<T extends Tensor>(
     }
     // The pruned attention produces the MLP's input.
     const pdl = uploadLayer(b, withShape(l, shape), l, cur);
-    onProgress?.({ layer: l, layers: L, phase: 'attention forward' });
+    await progressAt({ layer: l, layers: L, phase: 'attention forward' });
     await timer.time('forward', () => forEachBatch(batches, (h) => attentionBlock(b, c, pdl, h, seqLen)));
 
     // MLP.
@@ -351,7 +357,7 @@ async function pruneInto<T extends Tensor>(
     freeLayer(b, dl);
     freeLayer(b, pdl);
     const fdl = uploadLayer(b, withShape(l, shape), l, cur);
-    onProgress?.({ layer: l, layers: L, phase: 'MLP forward' });
+    await progressAt({ layer: l, layers: L, phase: 'MLP forward' });
     await timer.time('forward', () => forEachBatch(batches, (h) => mlpBlock(b, c, fdl, h)));
     freeLayer(b, fdl);
     store.put(l, cur);
