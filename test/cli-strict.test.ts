@@ -95,3 +95,33 @@ describe('CLI options and inputs are checked up front', () => {
     expect(fails(['generate', '--model', model, '--tokenizer', tok, '--device', 'cpu'])).toBe(`slimllm: ${model}: the tokenizer has 300 tokens but the model's vocabulary is 512: they do not match`);
   });
 });
+
+describe('prune options: unknown, irrelevant and unreachable ones are refused', () => {
+  it('API: a misspelled option, an option the method ignores, tokens and text together, an unreachable target', async () => {
+    const { parsePruneOptions } = await import('../src/prune/options.js');
+    const base = { layerRatio: 0.2, calibration: { tokens: [[1, 2]] } };
+    expect(() => parsePruneOptions({ ...base, alhpa: 3 })).toThrow('invalid prune options: Unrecognized key: "alhpa"');
+    expect(() => parsePruneOptions({ ...base, alpha: 3, method: 'flap' })).toThrow(
+      "invalid prune options: alpha applies only to method 'slimllm' (its layer-based ratio), not to method 'flap' with recovery 'bias'",
+    );
+    expect(() => parsePruneOptions({ ...base, lstsqDamping: 0.1 })).toThrow("lstsqDamping applies only to recovery 'lstsq', not to method 'slimllm' with recovery 'regression'");
+    expect(() => parsePruneOptions({ layerRatio: 0.2, calibration: { tokens: [[1, 2]], text: 'x' } })).toThrow('invalid prune options: calibration: give tokens or text, not both');
+    const { solveP } = await import('../src/prune/orchestrator.js');
+    const { loadModelWeights } = await import('../src/model/load.js');
+    const c = loadModelWeights(bundled.model()).config;
+    expect(() => solveP(c, (p) => c.layers.map((_, l) => (l === 0 ? 0 : p)), 0.95)).toThrow(/^targetRatio 0.95 cannot be reached: at most 0\.\d+ of the decoder's linear parameters/);
+  });
+
+  it('CLI: --alpha with --method flap, --seed with --calib-tokens', () => {
+    const calib = path.join(tmp, 'calib2.json');
+    fs.writeFileSync(calib, JSON.stringify([[1, 2, 3, 4]]));
+    const out = path.join(tmp, 'never');
+    expect(fails(['prune', '--model', bundled.model(), '--out', out, '--method', 'flap', '--alpha', '5', '--calib-tokens', calib, '--device', 'cpu'])).toBe(
+      "slimllm: invalid prune options: alpha applies only to method 'slimllm' (its layer-based ratio), not to method 'flap' with recovery 'bias'",
+    );
+    expect(fails(['prune', '--model', bundled.model(), '--out', out, '--seed', '3', '--calib-tokens', calib])).toBe(
+      'slimllm: --calib-samples, --calib-len and --seed shape calibration drawn from --calib-text; --calib-tokens gives the ids themselves',
+    );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});

@@ -124,14 +124,14 @@ interface PruneCliOptions {
   ratio?: number;
   layerRatio?: number;
   prunedLayers?: number;
-  alpha: number;
+  alpha?: number;
   calibText?: string;
-  calibSamples: number;
-  calibLen: number;
-  seed: number;
+  calibSamples?: number;
+  calibLen?: number;
+  seed?: number;
   calibTokens?: string;
   headUnit: 'group';
-  keepLowest: number;
+  keepLowest?: number;
   method?: MethodName;
   recovery?: RecoveryName;
   lstsqDamping?: number;
@@ -189,6 +189,10 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
   const keep = created.map((p) => removeOnExit(p));
   if (o.ratio !== undefined && o.layerRatio !== undefined) throw new Error('--ratio and --layer-ratio both given: choose one (--ratio R solves p for a target; --layer-ratio P gives p)');
   if (o.calibText !== undefined && o.calibTokens !== undefined) throw new Error('--calib-text and --calib-tokens both given: choose one');
+  if (o.calibTokens !== undefined) {
+    const textOnly = (['calibSamples', 'calibLen', 'seed'] as const).filter((k) => o[k] !== undefined);
+    if (textOnly.length > 0) throw new Error(`--calib-samples, --calib-len and --seed shape calibration drawn from --calib-text; --calib-tokens gives the ids themselves`);
+  }
   if (o.ratio === undefined && o.layerRatio === undefined) o.ratio = 0.2;
   if (!fs.existsSync(o.model)) throw new Error(`${o.model}: no such file or folder`);
   // The tokenizer travels with the pruned model: the one given, or the one with the model.
@@ -200,7 +204,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     calibration = { tokens: readCalibTokens(o.calibTokens) };
   } else {
     if (!o.calibText) throw new Error('give calibration: --calib-text FILE or --calib-tokens FILE.json');
-    calibration = { text: readText(o.calibText), samples: o.calibSamples, seqLen: o.calibLen, seed: o.seed };
+    calibration = { text: readText(o.calibText), samples: o.calibSamples ?? 32, seqLen: o.calibLen ?? 128, seed: o.seed ?? 42 };
   }
   const bar = progress('prune');
   const src = openModel(o.model);
@@ -349,18 +353,18 @@ export function buildCli(): Command {
     .option('--ratio <r>', 'fraction of decoder linear parameters to remove (default 0.2)', num('float'))
     .option('--layer-ratio <p>', 'p: mean ratio of the pruned layers (instead of --ratio)', num('float'))
     .option('--pruned-layers <K>', 'number of layers pruned (default round(0.8·L))', num('int'))
-    .option('--alpha <a>', 'softmax temperature of the layer ratios', num('float'), 10)
+    .option('--alpha <a>', 'slimllm: softmax temperature of the layer ratios (default 10)', num('float', 0))
     .option('--calib-text <file>', 'calibration text')
-    .option('--calib-samples <N>', 'calibration windows', num('int', 1), 32)
-    .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
-    .option('--seed <s>', 'calibration seed', num('int'), 42)
+    .option('--calib-samples <N>', 'with --calib-text: calibration windows (default 32)', num('int', 1))
+    .option('--calib-len <T>', 'with --calib-text: tokens per window (default 128)', num('int', 2))
+    .option('--seed <s>', 'with --calib-text: calibration seed (default 42)', num('int'))
     .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
     .option('--head-unit <u>', 'group (whole KV groups)', 'group')
-    .option('--keep-lowest <f>', 'fraction of lowest-scoring channels always kept', num('float'), 0.01)
+    .option('--keep-lowest <f>', 'slimllm: fraction of lowest-scoring channels always kept (default 0.01)', num('float', 0))
     .option('--method <m>', `${METHOD_NAMES.join(' | ')}`, oneOf('method', METHOD_NAMES), 'slimllm')
     .option('--recovery <r>', `${RECOVERY_NAMES.join(' | ')} (default: regression for slimllm, bias for flap, none otherwise)`, oneOf('recovery', RECOVERY_NAMES))
-    .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
-    .option('--random-seed <s>', 'seed of the random method', num('int'), 0)
+    .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance (default 0.01)', num('float', 0))
+    .option('--random-seed <s>', 'random method: its seed (default 0)', num('int'))
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--overwrite', 'replace a non-empty --out')
     .option('--json', 'the report summary as the last stdout line');

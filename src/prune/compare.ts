@@ -8,7 +8,7 @@ import { sequencesPerplexity } from '../eval/perplexity.js';
 import type { Backend } from '../kernels/backend.js';
 import type { ModelSource } from '../model/weights.js';
 import { METHOD_NAMES, type MethodName } from './baselines.js';
-import { defaultRecovery } from './options.js';
+import { defaultRecovery, relevantOptions } from './options.js';
 import { RECOVERY_NAMES, type RecoveryName } from './recoveries.js';
 
 export interface GridEntry {
@@ -104,7 +104,7 @@ export async function runCompare(b: Backend, src: ModelSource, o: CompareOptions
       const t0 = performance.now();
       let run: CompareRun = { ...g, targetRatio: ratio, removedFraction: null, ppl: null, nll: null, widths: null, pruneMs: 0, evalMs: 0 };
       try {
-        const { model, report } = await prune(src, {
+        const { model, report } = await prune(src, relevantOptions({
           targetRatio: ratio,
           method: g.method,
           recovery: g.recovery,
@@ -116,7 +116,7 @@ export async function runCompare(b: Backend, src: ModelSource, o: CompareOptions
           prunedLayers: o.prunedLayers,
           batchRows: o.batchRows,
           device: b,
-        });
+        }));
         params = report.params.before;
         const t1 = performance.now();
         const r = await sequencesPerplexity(b, model, o.evalSeqs).finally(() => model.close());

@@ -7,11 +7,11 @@ export function defaultRecovery(method: string): 'regression' | 'bias' | 'none' 
 }
 
 export const CalibrationSchema = z.union([
-  z.object({
+  z.strictObject({
     /** Explicit token ids: N sequences (each should start with BOS). */
     tokens: z.array(z.array(z.number().int().nonnegative()).min(2, 'a calibration sequence needs at least 2 tokens')).min(1, 'calibration is empty'),
   }),
-  z.object({
+  z.strictObject({
     /** Text to draw windows from (documents separated by <|endoftext|>). */
     text: z.string().min(1, 'calibration text is empty'),
     samples: z.number().int().positive().default(32),
@@ -22,7 +22,7 @@ export const CalibrationSchema = z.union([
 export type CalibrationInput = z.input<typeof CalibrationSchema>;
 
 export const PruneOptionsSchema = z
-  .object({
+  .strictObject({
     /** Fraction of decoder linear parameters to remove; p is solved for it. Exclusive with layerRatio. */
     targetRatio: z.number().min(0, 'targetRatio must be in [0, 1)').lt(1, 'targetRatio must be in [0, 1)').optional(),
     /** p: the mean pruning ratio of the selected layers. */
@@ -65,12 +65,46 @@ export const PruneOptionsSchema = z
 export type PruneOptionsInput = z.input<typeof PruneOptionsSchema>;
 export type PruneOptions = z.output<typeof PruneOptionsSchema>;
 
-/** Parses options; throws one Error listing every problem. */
+/** Options that only some methods or recoveries read: given with another, they would be ignored. */
+const SCOPED: { key: string; who: string; applies: (method: string, recovery: string) => boolean }[] = [
+  { key: 'alpha', who: "method 'slimllm' (its layer-based ratio)", applies: (m) => m === 'slimllm' },
+  { key: 'prunedLayers', who: "method 'slimllm' (its layer-based ratio)", applies: (m) => m === 'slimllm' },
+  { key: 'keepLowest', who: "method 'slimllm'", applies: (m) => m === 'slimllm' },
+  { key: 'seed', who: "method 'random'", applies: (m) => m === 'random' },
+  { key: 'lstsqDamping', who: "recovery 'lstsq'", applies: (_, r) => r === 'lstsq' },
+];
+
+function methodAndRecovery(o: Record<string, unknown>): [string, string] {
+  const method = typeof o.method === 'string' ? o.method : 'slimllm';
+  return [method, typeof o.recovery === 'string' ? o.recovery : defaultRecovery(method)];
+}
+
+function irrelevantOptions(o: Record<string, unknown>): string[] {
+  const [method, recovery] = methodAndRecovery(o);
+  return SCOPED.filter((s) => o[s.key] !== undefined && !s.applies(method, recovery)).map(
+    (s) => `${s.key} applies only to ${s.who}, not to method '${method}' with recovery '${recovery}'`,
+  );
+}
+
+/** `o` without the options its method and recovery do not read (for a grid sharing one set). */
+export function relevantOptions<O extends Record<string, unknown>>(o: O): O {
+  const [method, recovery] = methodAndRecovery(o);
+  const out: Record<string, unknown> = { ...o };
+  for (const s of SCOPED) if (!s.applies(method, recovery)) delete out[s.key];
+  return out as O;
+}
+
+/** Parses options; throws one Error listing every problem (unknown and irrelevant keys included). */
 export function parsePruneOptions(o: unknown): PruneOptions {
   const r = PruneOptionsSchema.safeParse(o);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
-    throw new Error(`invalid prune options: ${msgs.join('; ')}`);
+  let msgs = r.success ? [] : r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+  if (typeof o === 'object' && o !== null) {
+    const cal = (o as { calibration?: unknown }).calibration;
+    if (typeof cal === 'object' && cal !== null && 'tokens' in cal && 'text' in cal) {
+      msgs = [...msgs.filter((m) => m !== 'calibration: Invalid input'), 'calibration: give tokens or text, not both'];
+    }
+    msgs.push(...irrelevantOptions(o as Record<string, unknown>));
   }
+  if (msgs.length > 0 || !r.success) throw new Error(`invalid prune options: ${msgs.join('; ')}`);
   return r.data;
 }

@@ -96,7 +96,10 @@ export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target
   const frac = (p: number) => removedFraction(c, ratiosOf(p));
   let lo = 0;
   let hi = 0.999999;
-  if (frac(hi) < target) return hi;
+  // Refused rather than silently removing less than asked.
+  if (frac(hi) < target) {
+    throw new Error(`targetRatio ${target} cannot be reached: at most ${frac(hi).toFixed(4)} of the decoder's linear parameters can be removed with these settings (K, alpha, method)`);
+  }
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
     if (frac(mid) < target) lo = mid;
