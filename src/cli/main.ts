@@ -19,6 +19,7 @@ import type { PruneReport } from '../prune/orchestrator.js';
 import { RECOVERY_NAMES, type RecoveryName } from '../prune/recoveries.js';
 import { storiesSequences } from '../eval/perplexity.js';
 import { progress } from './progress.js';
+import { readCalibTokens, readText } from '../text-files.js';
 import { exitOnSignals, removeOnExit } from '../cleanup.js';
 import { writeFileAtomically, writeFully } from '../model/atomic-file.js';
 
@@ -65,42 +66,6 @@ function printJson(o: unknown): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);
 }
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
-/** A UTF-8 text file's contents, or one error naming the file. */
-function readText(file: string, what = 'text'): string {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (!st) throw new Error(`${file}: no such file`);
-  if (!st.isFile()) throw new Error(`${file}: is a folder, not a ${what} file`);
-  const bytes = fs.readFileSync(file);
-  let text: string;
-  try {
-    text = utf8Strict.decode(bytes);
-  } catch {
-    throw new Error(`${file}: not a UTF-8 ${what} file`);
-  }
-  const nul = text.indexOf('\0');
-  if (nul >= 0) throw new Error(`${file}: not a ${what} file (NUL byte at character ${nul})`);
-  return text;
-}
-
-/** Calibration token ids from a JSON file: a non-empty list of non-empty rows of token ids. */
-function readCalibTokens(file: string): number[][] {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(readText(file, 'JSON'));
-  } catch (e) {
-    throw new Error(e instanceof SyntaxError ? `${file}: not valid JSON (${e.message})` : (e as Error).message);
-  }
-  if (!Array.isArray(rows) || rows.length === 0) throw new Error(`${file}: expected a non-empty JSON array of token-id rows`);
-  rows.forEach((row, r) => {
-    if (!Array.isArray(row) || row.length === 0) throw new Error(`${file}: row ${r} is not a non-empty array of token ids`);
-    row.forEach((id, k) => {
-      if (!(Number.isInteger(id) && id >= 0)) throw new Error(`${file}: row ${r}, position ${k}: ${JSON.stringify(id)} is not a token id`);
-    });
-  });
-  return rows as number[][];
-}
 
 /** Writes a file via a temp name + rename, so an interrupted run never leaves half a file. */
 function writeFileAtomic(file: string, data: string): void {

@@ -322,7 +322,7 @@ function gpt2TokenizerJson(g: GgufFile, tokens: string[]): object {
 }
 
 /** llama2.c's tokenizer.bin bytes for a sentencepiece vocabulary. */
-function llama2cBytes(tok: Llama2cTokenizer): Buffer {
+export function llama2cTokenizerBytes(tok: Llama2cTokenizer): Buffer {
   const parts: Buffer[] = [Buffer.alloc(4)];
   parts[0].writeInt32LE(tok.maxTokenLength);
   tok.pieces.forEach((p, i) => {
@@ -344,7 +344,7 @@ export function writeTokenizerFilesFromGguf(file: string, dir: string): void {
   try {
     const tok = tokenizerFromGguf(g);
     if (tok instanceof Llama2cTokenizer) {
-      fs.writeFileSync(path.join(dir, 'tokenizer.bin'), llama2cBytes(tok));
+      fs.writeFileSync(path.join(dir, 'tokenizer.bin'), llama2cTokenizerBytes(tok));
       writeHfTokenizerFiles(tok, dir);
       return;
     }
