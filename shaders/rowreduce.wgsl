@@ -31,7 +31,7 @@ fn cosine(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     workgroupBarrier();
   }
   if (li == 0u) {
-    let den = sqrt(r1[0] * r2[0]);
+    let den = sqrt(r1[0]) * sqrt(r2[0]); // not sqrt(r1 * r2): the product of two large norms overflows f32
     y[row] = select(0.0, r0[0] / den, den > 0.0);
   }
 }

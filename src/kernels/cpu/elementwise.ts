@@ -36,7 +36,7 @@ export function rowCosineSum(a: CpuTensor, b: CpuTensor): CpuTensor {
       na += a.data[j] * a.data[j];
       nb += b.data[j] * b.data[j];
     }
-    const den = Math.sqrt(na * nb);
+    const den = Math.sqrt(na) * Math.sqrt(nb); // as the shader: no overflow of the product
     total += den > 0 ? dot / den : 0;
   }
   return new CpuTensor(new Float32Array([total]), [1]);

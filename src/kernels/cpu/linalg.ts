@@ -91,6 +91,9 @@ export function choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
 export function eighF64(A: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
   const V = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V[i * n + j] = 0.5 * (A[i * n + j] + A[j * n + i]);
+  for (let k = 0; k < n * n; k++) {
+    if (!Number.isFinite(V[k])) throw new Error(`eigendecomposition: entry (${Math.floor(k / n)}, ${k % n}) of the ${n}×${n} matrix is ${V[k]} (statistics must be finite)`);
+  }
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   if (n > 0) {
@@ -232,6 +235,9 @@ function tql2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): voi
         e[l] = s * p;
         d[l] = c * p;
       } while (Math.abs(e[l]) > eps * tst1 && iter < 100);
+      if (!(Math.abs(e[l]) <= eps * tst1)) {
+        throw new Error(`eigendecomposition: eigenvalue ${l} of ${n} did not converge in ${iter} QL iterations (off-diagonal ${e[l]})`);
+      }
     }
     d[l] += f;
     e[l] = 0;
