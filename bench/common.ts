@@ -1,6 +1,8 @@
 // Helpers shared by the benchmarks: a seeded RNG, medians, argument parsing, and memory probes.
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../src/paths.js';
 import { seededRandom } from '../src/prune/calibration.js';
 
 /** The library's seeded uniform [0, 1) generator (Mulberry32): one definition for benches and calibration. */
@@ -166,4 +168,26 @@ export class RssPeak {
 
 export function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
+}
+
+/**
+ * Where a result came from: the git commit, whether the working tree had changes (`dirty`: the
+ * numbers may not be reproducible from the commit alone), the command, Node and the date.
+ */
+export function provenance(): { commit: string | null; dirty: boolean | null; command: string; node: string; date: string } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const status = git(['status', '--porcelain', '--untracked-files=no']);
+  return {
+    commit: git(['rev-parse', 'HEAD']),
+    dirty: status === null ? null : status.length > 0,
+    command: `node ${process.argv.slice(1).map((a) => (/^[\w./:=@-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { GpuBackend } from '../src/kernels/gpu/index.js';
 import { sequencesPerplexity } from '../src/eval/perplexity.js';
 import { openModel } from '../src/model/load.js';
-import { isMain } from './common.js';
+import { isMain, provenance } from './common.js';
 import { syntheticCalibration, writeSyntheticCheckpoint } from './synth.js';
 
 async function child(dir: string, windows: number, seqLen: number): Promise<void> {
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  process.stdout.write(`${JSON.stringify({ shape: 'tinyllama', windows, seqLen, runs })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...provenance(), shape: 'tinyllama', windows, seqLen, runs })}\n`);
 }
 
 if (isMain(import.meta.url)) await main();

@@ -16,7 +16,7 @@ import { openModel } from '../src/model/load.js';
 import { loadTokenizer } from '../src/model/tokenizer.js';
 import { bundled, packageRoot } from '../src/paths.js';
 import { closeLlama, loadGguf } from '../test/interop-llama.js';
-import { isMain, parseFlags } from './common.js';
+import { isMain, parseFlags, provenance } from './common.js';
 
 const cli = path.join(packageRoot(), 'bin', 'slimllm.js');
 
@@ -99,9 +99,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const result = {
       bench: 'gguf-agreement',
-      commit: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8' }).trim(),
-      date: new Date().toISOString(),
-      node: process.version,
+      ...provenance(),
       llamaCpp: 'node-llama-cpp 3.21.1 (prebuilt linux-x64 CPU), flashAttention false, KV cache F32',
       reference: 'slimllm CpuBackend forward pass; probabilities: softmax in float64',
       steps,

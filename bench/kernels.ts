@@ -16,6 +16,7 @@ import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
 import { CpuTensor } from '../src/kernels/cpu/tensor.js';
 import { COVARIANCE_SHADERS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
 import { LINEAR_SHADERS, linear } from '../src/kernels/gpu/linear.js';
+import { provenance } from './common.js';
 
 interface Timing {
   ms: number;
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
       report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
     }
     if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
-    console.log(JSON.stringify({ device: ctx.adapterName, pollMs: ctx.pollIntervalMs, results }));
+    console.log(JSON.stringify({ ...provenance(), device: ctx.adapterName, pollMs: ctx.pollIntervalMs, results }));
   } finally {
     ctx.dispose();
   }

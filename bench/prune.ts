@@ -26,7 +26,7 @@ import { saveModel } from '../src/model/writer.js';
 import { layerStoreFor } from '../src/prune/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
 import { regressionRecovery, slimllmMethod } from '../src/prune/slimllm.js';
-import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, round1, RssPeak, rssMB } from './common.js';
+import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, provenance, round1, RssPeak, rssMB } from './common.js';
 import { SHAPES, syntheticCalibration, writeSyntheticCheckpoint, type ShapeName } from './synth.js';
 
 export const PHASES = ['forward', 'statistics', 'scoring', 'eigen', 'regression', 'write', 'other'] as const;
@@ -328,7 +328,7 @@ async function main(argv: string[]): Promise<void> {
       run.speedup = Number((c.ms / g.ms).toFixed(2));
       run.speedupPruneOnly = Number((c.pruneMs / g.pruneMs).toFixed(2));
     }
-    process.stdout.write(`${JSON.stringify({ runs: [run] })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...provenance(), runs: [run] })}\n`);
   } finally {
     cleanup();
   }
