@@ -56,6 +56,13 @@ export interface PruneReport {
   peak: { gpuMB: number | null; rssMB: number };
 }
 
+/** Throws naming the layer, module and statistic when a read-back statistic is not finite. */
+function finiteStatistic(a: Float32Array, name: string, where: string): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i])) throw new Error(`${where}: calibration statistic '${name}' is ${a[i]} at input ${i} (activations overflowed or the weights are not finite)`);
+  }
+}
+
 /** How much each layer loses: SlimLLM's layer-based ratio, or one ratio for every layer. */
 export type RatioPolicy =
   | { kind: 'layer-based'; p?: number; targetRatio?: number; K: number; alpha: number }
@@ -242,7 +249,7 @@ async function pruneInto<T extends Tensor>(
   const { p, K, alpha, ratios } = resolveRatios(c, layerScores, run.ratios);
 
   // Streams `capture(h)` of every batch into covariance statistics of width n.
-  const collect = async (batches: CalBatch<T>[], n: number, capture: (h: T) => [T, T | null]) => {
+  const collect = async (batches: CalBatch<T>[], n: number, capture: (h: T) => [T, T | null], where: () => string) => {
     const main = b.covInit(n);
     const side = b.covInit(D);
     let usedSide = false;
@@ -260,6 +267,8 @@ async function pruneInto<T extends Tensor>(
       await b.sync(); // charge the device work to this phase, not to the next read
     });
     const stats: InputStats<T> = { count: main.count, mean: await b.read(main.mean), sumsq: await b.read(main.sumsq), m2: main.m2 };
+    finiteStatistic(stats.mean, 'mean', where());
+    finiteStatistic(stats.sumsq, 'sum of squares', where());
     b.free(main.mean);
     b.free(main.sumsq);
     const inputSumsq = usedSide ? await b.read(side.sumsq) : undefined;
@@ -273,7 +282,7 @@ async function pruneInto<T extends Tensor>(
     batches: CalBatch<T>[], capture: (h: T) => [T, T | null],
   ) => {
     await progressAt({ layer: l, layers: L, phase: `${kind} statistics` });
-    const { stats, inputSumsq } = await collect(batches, units * colsPerUnit, capture);
+    const { stats, inputSumsq } = await collect(batches, units * colsPerUnit, capture, () => `layer ${l} ${kind}`);
     const ctx: ModuleContext<T> = { b, kind, layer: l, w, D, units, colsPerUnit, nPrune, stats, inputSumsq, timer };
     try {
       await progressAt({ layer: l, layers: L, phase: `${kind} scoring` });
