@@ -27,3 +27,13 @@ describe('numerics', () => {
     }
   });
 });
+
+describe('statistics that are not finite are reported, not turned into 0', () => {
+  it('Pearson correlation from non-finite moments throws; a zero variance still gives 0', async () => {
+    const { pearsonFromMoments } = await import('../src/prune/stats-math.js');
+    expect(pearsonFromMoments(1, 0, 4)).toBe(0);
+    expect(pearsonFromMoments(2e200, 2e200, 2e200)).toBeCloseTo(1, 12); // no overflow of varX·varY
+    expect(() => pearsonFromMoments(NaN, 1, 1)).toThrow('Pearson correlation: moments cov NaN, var 1, 1 are not finite (statistics overflowed?)');
+    expect(() => pearsonFromMoments(1, Infinity, 1)).toThrow('are not finite');
+  });
+});

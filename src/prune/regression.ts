@@ -141,8 +141,12 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
       }
     }
 
+    if (!Number.isFinite(varX) || !Number.isFinite(covXY)) {
+      throw new Error(`regression recovery: output channel ${c}: variance ${varX}, covariance ${covXY} are not finite (statistics overflowed?)`);
+    }
+    // A kept part with no (or vanishing) variance cannot predict the channel: keep the slope at 1.
     let ac = covXY / varX;
-    if (!(varX > 0) || !Number.isFinite(varX) || !Number.isFinite(ac)) {
+    if (!(varX > 0) || !Number.isFinite(ac)) {
       ac = 1;
       degenerate++;
     }

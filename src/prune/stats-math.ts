@@ -44,13 +44,16 @@ export function stableArgsort(values: ArrayLike<number>, descending: boolean): n
 
 /**
  * Pearson correlation from second moments (any common positive scale, e.g. population or M-scaled).
- * A non-positive or non-finite variance gives 0: a constant column carries no correlation (the
- * reference would produce NaN there). Rounding may push |r| a hair past 1; it is clamped.
+ * A zero variance gives 0: a constant column carries no correlation (the reference would produce
+ * NaN there). Non-finite moments are an error, not a silent 0. Rounding may push |r| a hair past 1;
+ * it is clamped.
  */
 export function pearsonFromMoments(cov: number, varX: number, varY: number): number {
-  if (!(varX > 0) || !(varY > 0) || !Number.isFinite(varX) || !Number.isFinite(varY)) return 0;
-  const r = cov / Math.sqrt(varX * varY);
-  if (!Number.isFinite(r)) return 0;
+  if (!Number.isFinite(cov) || !Number.isFinite(varX) || !Number.isFinite(varY)) {
+    throw new Error(`Pearson correlation: moments cov ${cov}, var ${varX}, ${varY} are not finite (statistics overflowed?)`);
+  }
+  if (!(varX > 0) || !(varY > 0)) return 0;
+  const r = cov / (Math.sqrt(varX) * Math.sqrt(varY));
   return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
