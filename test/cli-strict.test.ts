@@ -125,3 +125,19 @@ describe('prune options: unknown, irrelevant and unreachable ones are refused', 
     expect(fs.existsSync(out)).toBe(false);
   });
 });
+
+describe('readers name the file when it is a folder', () => {
+  it('safetensors, GGUF, llama2.c checkpoint and tokenizer', async () => {
+    const { SafetensorsFile } = await import('../src/model/safetensors.js');
+    const { GgufFile } = await import('../src/model/gguf.js');
+    const { openLlama2c } = await import('../src/model/llama2c.js');
+    const { Llama2cTokenizer } = await import('../src/model/tokenizer.js');
+    const d = path.join(tmp, 'a-folder.bin');
+    fs.mkdirSync(d, { recursive: true });
+    expect(() => SafetensorsFile.open(d)).toThrow(`${d}: is a folder, not a safetensors file`);
+    expect(() => GgufFile.open(d)).toThrow(`${d}: is a folder, not a GGUF file`);
+    expect(() => openLlama2c(d)).toThrow(`${d}: is a folder, not a llama2.c checkpoint file`);
+    expect(() => Llama2cTokenizer.fromFile(d)).toThrow(`${d}: is a folder, not a llama2.c tokenizer file`);
+    expect(() => SafetensorsFile.open(path.join(tmp, 'none.safetensors'))).toThrow(`${path.join(tmp, 'none.safetensors')}: no such file`);
+  });
+});

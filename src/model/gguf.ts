@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
 import { encodeFloats } from './safetensors.js';
+import { openForReading } from './open-file.js';
 
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -108,7 +109,7 @@ interface ByteSource {
 }
 
 function fileSource(file: string): ByteSource {
-  let fd: number | null = fs.openSync(file, 'r');
+  let fd: number | null = openForReading(file, 'GGUF');
   const size = fs.fstatSync(fd).size;
   return {
     size,

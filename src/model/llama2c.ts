@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import { type ModelConfig, ModelConfigSchema, uniformLayers } from './config.js';
 import { assertFinite } from './safetensors.js';
 import type { LayerWeights, ModelSource } from './weights.js';
+import { openForReading } from './open-file.js';
 
 export const LLAMA2C_V1_MAGIC = 0x616b3432;
 const V1_HEADER_BYTES = 256;
@@ -133,7 +134,7 @@ export class Llama2cSource implements ModelSource {
   private readonly p: Params;
 
   constructor(readonly origin: string) {
-    const fd = fs.openSync(origin, 'r');
+    const fd = openForReading(origin, 'llama2.c checkpoint');
     try {
       const size = fs.fstatSync(fd).size;
       const { format, p } = readHeader(origin, fd, size);

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+import { openForReading } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -106,7 +107,7 @@ export class SafetensorsFile {
   }
 
   static open(file: string): SafetensorsFile {
-    const fd = fs.openSync(file, 'r');
+    const fd = openForReading(file, 'safetensors');
     try {
       const size = fs.fstatSync(fd).size;
       if (size < 8) throw new Error(`${file}: ${size} bytes, too short for a safetensors file (the header length alone is 8)`);

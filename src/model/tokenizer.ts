@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { GgufFile } from './gguf.js';
+import { readWholeFile } from './open-file.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 
 export interface EncodeOptions {
@@ -98,7 +99,7 @@ export class Llama2cTokenizer implements Tokenizer {
   }
 
   static fromFile(file: string): Llama2cTokenizer {
-    return Llama2cTokenizer.fromBytes(fs.readFileSync(file), file);
+    return Llama2cTokenizer.fromBytes(readWholeFile(file, 'llama2.c tokenizer'), file);
   }
 
   get vocabSize(): number {

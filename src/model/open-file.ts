@@ -1,0 +1,24 @@
+// Opening a file to read, with one clear error naming it (not Node's bare ENOENT / EISDIR / EACCES).
+import * as fs from 'node:fs';
+
+/** Opens `file` for reading; `what` names the kind of file expected (for the message). */
+export function openForReading(file: string, what: string): number {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) throw new Error(`${file}: no such file`);
+  if (!st.isFile()) throw new Error(`${file}: is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not a ${what} file`);
+  try {
+    return fs.openSync(file, 'r');
+  } catch (e) {
+    throw new Error(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** The whole of `file` (see openForReading for the errors). */
+export function readWholeFile(file: string, what: string): Buffer {
+  const fd = openForReading(file, what);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
