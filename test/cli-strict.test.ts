@@ -81,6 +81,8 @@ describe('CLI options and inputs are checked up front', () => {
     expect(fails(['info', '--model', dir])).toBe(`slimllm: ${cfgFile}: num_hidden_layers 2147483648 is larger than 4096 (corrupt config?)`);
     edit({ hidden_size: 1e300 });
     expect(fails(['info', '--model', dir])).toBe(`slimllm: ${cfgFile}: hidden_size 1e+300 is larger than 16777216 (corrupt config?)`);
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg).replace('{', '{"hidden_size": 8,'));
+    expect(fails(['info', '--model', dir])).toBe(`slimllm: ${cfgFile}: key "hidden_size" appears twice in one object`);
     edit({ num_hidden_layers: 1 });
     expect(fails(['info', '--model', dir])).toBe(`slimllm: ${path.join(dir, 'model.safetensors')}: tensor 'model.layers.1.input_layernorm.weight' belongs to layer 1, but num_hidden_layers is 1`);
   });

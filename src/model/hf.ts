@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
-import { assertFinite, SafetensorsFile, type TensorInfo } from './safetensors.js';
+import { assertFinite, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
 import { allZero, type LayerWeights, type ModelSource, readLayerTensors } from './weights.js';
 
 /** Largest widths (hidden, FFN, heads, vocabulary, positions) and layer count a config may give. */
@@ -238,11 +238,16 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new Error(`${file}: cannot read (${(e as Error).message})`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
+  // JSON.parse keeps the last of two equal keys silently: a config must say each thing once.
+  const dup = duplicateJsonKey(text);
+  if (dup !== null) throw new Error(`${file}: key ${JSON.stringify(dup)} appears twice in one object`);
+  return value;
 }
 
 /** Where each tensor lives: one file, or the shards of an index. */

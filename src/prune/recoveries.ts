@@ -81,9 +81,12 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       const diag = await deviceDiagonal(b, m2, n);
       let diagSum = 0;
       let diagMax = 0;
+      const where = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} kept covariance`;
       for (const j of keptCols) {
         const v = diag[j];
-        if (v > 0 && Number.isFinite(v)) {
+        // Non-finite statistics make every Cholesky fail: say so instead of retrying with more damping.
+        if (!Number.isFinite(v)) throw new Error(`${where}: diagonal entry ${j} is ${v} (calibration statistics are not finite)`);
+        if (v > 0) {
           diagSum += v;
           diagMax = Math.max(diagMax, v);
         }
@@ -91,7 +94,7 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       const meanDiag = diagSum / k;
       // Dead: (numerically) constant over the calibration set.
       const dead = keptCols.filter((j) => !(diag[j] > 1e-12 * diagMax)).length;
-      const name = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} kept covariance`;
+      const name = where;
 
       const solve = async (): Promise<{ x: Float32Array; lambda: number; tries: number }> => {
         const P = b.gatherColumns(m2, keptCols); // m2[:,K]  [n × k]
