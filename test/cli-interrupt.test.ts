@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { saveModel } from '../src/model/writer.js';
 import { bundled, packageRoot } from '../src/paths.js';
+import { syntheticModel } from './synthetic-model.js';
 
 const bin = path.join(packageRoot(), 'bin', 'slimllm.js');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-interrupt-'));
@@ -58,5 +60,22 @@ describe('interrupted runs', () => {
     });
     expect(next.status, next.stderr).toBe(0);
     expect(fs.readdirSync(tmp)).toEqual([]);
+  }, 120_000);
+
+  it('SIGINT during a save (convert) leaves no output and no temporary', async () => {
+    const dir = path.join(root, 'save');
+    const src = path.join(dir, 'big');
+    const shape = { nHeads: 8, nKvHeads: 4, ffnDim: 2048, oBias: false, downBias: false };
+    saveModel(syntheticModel([shape, shape, shape, shape], { hiddenSize: 512, headDim: 64, vocabSize: 4096 }), src);
+    const out = path.join(dir, 'big.gguf');
+    const child = spawn(process.execPath, [bin, 'convert', 'hf', 'gguf', '--model', src, '--out', out]);
+    let stderr = '';
+    const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+      if (stderr.includes(`writing ${out}`)) child.kill('SIGINT');
+    });
+    expect(await done, stderr).toBe(130);
+    expect(fs.readdirSync(dir)).toEqual(['big']);
   }, 120_000);
 });

@@ -10,6 +10,7 @@ import { convertModel, SOURCE_FORMATS, type SourceFormat, TARGET_FORMATS, type T
 import { openModel } from '../model/load.js';
 import { loadTokenizer, tokenizerFileFor } from '../model/tokenizer.js';
 import { greedyContinuation } from '../model/generate.js';
+import { yieldToEventLoop } from '../model/runner.js';
 import { saveModel } from '../model/writer.js';
 import { bundled } from '../paths.js';
 import { calibrationFromText } from '../prune/calibration.js';
@@ -108,6 +109,17 @@ interface PruneCliOptions {
   dtype?: (typeof DTYPES)[number];
 }
 
+/**
+ * Marks outputs as finished, after letting the event loop run once: a Ctrl-C that arrived during a
+ * synchronous save is handled first (and removes them), so an interrupted command leaves nothing.
+ */
+async function keepAfterPendingSignals(keep: (() => void)[]): Promise<void> {
+  // Two turns: the second setImmediate runs only after a poll phase, where signals are read.
+  await yieldToEventLoop();
+  await yieldToEventLoop();
+  for (const k of keep) k();
+}
+
 /** Where the report of a pruning run goes: inside the folder, or beside the .gguf file. */
 function reportPath(out: string, format: 'hf' | 'gguf'): string {
   return format === 'gguf' ? `${out.replace(/\.gguf$/, '')}.report.json` : path.join(out, 'report.json');
@@ -192,6 +204,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     });
     bar.stop();
     const t0 = performance.now();
+    process.stderr.write(`writing ${o.out}\n`);
     try {
       saveModel(model, o.out, { format, dtype: o.dtype, tokenizerFile, overwrite: o.overwrite });
     } finally {
@@ -199,7 +212,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     }
     const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
     writeFileAtomic(reportPath(o.out, format), `${JSON.stringify(full, null, 1)}\n`);
-    for (const k of keep) k();
+    await keepAfterPendingSignals(keep);
     return full;
   } finally {
     src.close();
@@ -302,8 +315,11 @@ export function buildCli(): Command {
     .requiredOption('--out <path>', 'output folder (hf) or file (gguf); never overwritten unless --overwrite')
     .option('--dtype <t>', 'f32 | f16 | bf16 | q8_0 (q8_0: gguf only)', dtypeArg, 'F32')
     .option('--overwrite', 'replace an existing --out')
-    .action((from: SourceFormat, to: TargetFormat, o) => {
+    .action(async (from: SourceFormat, to: TargetFormat, o) => {
+      const keep = fs.existsSync(o.out) ? [] : [removeOnExit(o.out)];
+      process.stderr.write(`writing ${o.out}\n`);
       convertModel(from, to, o.model, o.out, { dtype: o.dtype, tokenizerFile: o.tokenizer, overwrite: o.overwrite });
+      await keepAfterPendingSignals(keep);
       console.log(`wrote ${o.out}`);
     });
 
