@@ -37,3 +37,36 @@ describe('statistics that are not finite are reported, not turned into 0', () =>
     expect(() => pearsonFromMoments(1, Infinity, 1)).toThrow('are not finite');
   });
 });
+
+describe('degenerate calibration is reported', () => {
+  it('one repeated token, too few positions: warnings in the report (and the CLI prints them)', async () => {
+    const { calibrationWarnings } = await import('../src/prune/orchestrator.js');
+    const { loadModelWeights } = await import('../src/model/load.js');
+    const { bundled } = await import('../src/paths.js');
+    const c = loadModelWeights(bundled.model()).config;
+    const allBos = [Array(64).fill(1), Array(64).fill(1)];
+    expect(calibrationWarnings(c, allBos)).toEqual([
+      "calibration has 128 token positions, fewer than the widest module's 172 inputs: its statistics are rank-deficient (use more or longer samples)",
+      "calibration uses only 1 distinct token ids: its statistics describe almost nothing of the model's inputs (use real text)",
+    ]);
+    const fixture = await import('./fixtures/stories260K-calib-32x128.json', { with: { type: 'json' } });
+    expect(calibrationWarnings(c, fixture.default as number[][])).toEqual([]);
+
+    const { spawnSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { packageRoot } = await import('../src/paths.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-degenerate-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'calib.json'), JSON.stringify(allBos));
+      const r = spawnSync(process.execPath, [path.join(packageRoot(), 'bin', 'slimllm.js'), 'prune', '--model', bundled.model(), '--out', path.join(dir, 'out'),
+        '--layer-ratio', '0.2', '--calib-tokens', path.join(dir, 'calib.json'), '--device', 'cpu'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain('slimllm: warning: calibration uses only 1 distinct token ids');
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')).warnings).toHaveLength(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -210,6 +210,7 @@ async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
     } finally {
       model.close();
     }
+    for (const w of report.warnings) process.stderr.write(`slimllm: warning: ${w}\n`);
     const full = { ...report, timeMs: { ...report.timeMs, write: performance.now() - t0 }, source: o.model };
     writeFileAtomic(reportPath(o.out, format), `${JSON.stringify(full, null, 1)}\n`);
     await keepAfterPendingSignals(keep);

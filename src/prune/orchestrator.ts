@@ -54,6 +54,8 @@ export interface PruneReport {
   params: { before: number; after: number; removedFraction: number };
   timeMs: Record<Phase | 'total', number>;
   peak: { gpuMB: number | null; rssMB: number };
+  /** What makes the result doubtful though it ran (degenerate calibration); also printed by the CLI. */
+  warnings: string[];
 }
 
 /** Throws naming the layer, module and statistic when a read-back statistic is not finite. */
@@ -398,6 +400,26 @@ async function pruneInto<T extends Tensor>(
       params: { before, after, removedFraction: 1 - after / before },
       timeMs: { ...timer.ms, total: performance.now() - t0 },
       peak: { gpuMB: gpuPeak, rssMB: peakRss / 2 ** 20 },
+      warnings: calibrationWarnings(c, calib),
     },
   };
+}
+
+/**
+ * Degenerate calibration: the statistics of a module of width n have rank at most (number of
+ * calibration rows − 1), and text with a handful of distinct tokens spans only a few directions.
+ * Such a run finishes, but its choices rest on too little: say so.
+ */
+export function calibrationWarnings(c: ModelConfig, calib: number[][]): string[] {
+  const rows = calib.reduce((a, s) => a + s.length, 0);
+  const distinct = new Set(calib.flat()).size;
+  const width = Math.max(c.hiddenSize, ...c.layers.map((s) => Math.max(s.ffnDim, s.nHeads * c.headDim)));
+  const out: string[] = [];
+  if (rows - 1 < width) {
+    out.push(`calibration has ${rows} token positions, fewer than the widest module's ${width} inputs: its statistics are rank-deficient (use more or longer samples)`);
+  }
+  if (distinct < Math.min(32, c.vocabSize / 4)) {
+    out.push(`calibration uses only ${distinct} distinct token ids: its statistics describe almost nothing of the model's inputs (use real text)`);
+  }
+  return out;
 }
