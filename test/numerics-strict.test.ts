@@ -70,3 +70,16 @@ describe('degenerate calibration is reported', () => {
     }
   }, 120_000);
 });
+
+describe('regression recovery', () => {
+  it('a kept-part variance that is only f32 rounding noise keeps the slope at 1', async () => {
+    const { regressionFromCov } = await import('../src/prune/regression.js');
+    // Two inputs, identical (C is rank 1); the kept weights cancel: w̃ = [1, -1 + 1e-9].
+    const n = 2;
+    const m2 = Float64Array.from([1, 1, 1, 1]);
+    const w = Float32Array.from([1, -1 + 1e-7]);
+    const r = regressionFromCov({ w, D: 1, n, mean: new Float32Array(2), count: 10, kept: [0, 1], m2 } as never);
+    expect(r.summary.degenerate).toBe(1);
+    expect(r.newWeight[0]).toBe(w[0]);
+  });
+});

@@ -58,16 +58,19 @@ export interface RegressionResult {
     meanA: number;
     minA: number;
     maxA: number;
-    /** Output channels with zero/non-finite Var(x_c) (or a non-finite fit): a_c = 1 there. */
+    /** Output channels whose Var(x_c) is zero or rounding noise (or a non-finite fit): a_c = 1 there. */
     degenerate: number;
   };
 }
 
+/** Relative size below which a variance computed from f32 statistics is rounding noise. */
+const F32_NOISE = 1e-5;
+
 /**
- * Per-channel regression from covariance statistics. A zero, negative (fp32 rounding) or
- * non-finite Var(x_c), or a non-finite slope, gives a_c = 1 and b_c = mean(y_c) − mean(x_c) — never NaN.
- * CPU cost without `products`: ≈ 2·D·|K|·n multiply-adds in float64 (≈1.7 s for D = n = 1024,
- * |K| = 768; a 7B down_proj would take many minutes — supply GPU `products` there).
+ * Per-channel regression from covariance statistics. A Var(x_c) that is zero, negative or only f32
+ * rounding noise, or a non-finite slope, gives a_c = 1 and b_c = mean(y_c) − mean(x_c) — never NaN;
+ * non-finite statistics are an error. CPU cost without `products`: 2·D·|K|·n multiply-adds in
+ * float64 (minutes for a 7B down_proj — supply GPU `products` there).
  */
 export function regressionFromCov(args: RegressionArgs): RegressionResult {
   const { w, D, n, mean, count, kept } = args;
@@ -114,11 +117,14 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
     for (let j = 0; j < n; j++) meanY += w[row + j] * mean[j];
 
     let varX = 0;
+    let varTerms = 0; // Σ|terms| of varX: the scale its rounding error is relative to
     let covXY = 0;
     if (products) {
       const prow = c * nk;
       for (let i = 0; i < nk; i++) {
-        varX += wk[i] * products.kept[prow + i];
+        const t = wk[i] * products.kept[prow + i];
+        varX += t;
+        varTerms += Math.abs(t);
         covXY += wk[i] * products.full[prow + i];
       }
     } else {
@@ -137,6 +143,7 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
           sa += cij * wFull[j];
         }
         varX += wk[i] * sk;
+        varTerms += Math.abs(wk[i] * sk);
         covXY += wk[i] * sa;
       }
     }
@@ -144,9 +151,10 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
     if (!Number.isFinite(varX) || !Number.isFinite(covXY)) {
       throw new Error(`regression recovery: output channel ${c}: variance ${varX}, covariance ${covXY} are not finite (statistics overflowed?)`);
     }
-    // A kept part with no (or vanishing) variance cannot predict the channel: keep the slope at 1.
+    // A kept part with no variance — or one that is only the f32 rounding left after its terms
+    // cancel (the statistics are f32) — cannot predict the channel: keep the slope at 1.
     let ac = covXY / varX;
-    if (!(varX > 0) || !Number.isFinite(ac)) {
+    if (!(varX > F32_NOISE * varTerms) || !Number.isFinite(ac)) {
       ac = 1;
       degenerate++;
     }
