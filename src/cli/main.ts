@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { checkVocab, evaluatePerplexity, prune, tokenizerFor } from '../api.js';
 import { createBackend, type DeviceKind } from '../kernels/index.js';
 import { decoderLinearParams } from '../model/config.js';
-import { convertModel, SOURCE_FORMATS, type SourceFormat, TARGET_FORMATS, type TargetFormat } from '../model/convert.js';
+import { checkConversion, convertModel, SOURCE_FORMATS, type SourceFormat, TARGET_FORMATS, type TargetFormat } from '../model/convert.js';
 import { openModel } from '../model/load.js';
 import { loadTokenizer, tokenizerFileFor } from '../model/tokenizer.js';
 import { greedyContinuation } from '../model/generate.js';
@@ -317,6 +317,7 @@ export function buildCli(): Command {
     .option('--dtype <t>', 'f32 | f16 | bf16 | q8_0 (q8_0: gguf only)', dtypeArg, 'F32')
     .option('--overwrite', 'replace an existing --out')
     .action(async (from: SourceFormat, to: TargetFormat, o) => {
+      checkConversion(from, to, o.model, o.out, o.overwrite, o.dtype);
       const keep = fs.existsSync(o.out) ? [] : [removeOnExit(o.out)];
       process.stderr.write(`writing ${o.out}\n`);
       convertModel(from, to, o.model, o.out, { dtype: o.dtype, tokenizerFile: o.tokenizer, overwrite: o.overwrite });

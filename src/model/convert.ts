@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { openModel } from './load.js';
 import { tokenizerFileFor } from './tokenizer.js';
-import { type SaveModelOptions, saveModel } from './writer.js';
+import { checkSaveTarget, type SaveModelOptions, saveModel } from './writer.js';
 
 export const SOURCE_FORMATS = ['llama2c', 'hf', 'gguf'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
@@ -24,10 +24,16 @@ export function sourceFormatOf(p: string): SourceFormat | null {
  * Converts `modelPath` (in format `from`) to `out` (format `to`). The tokenizer found with the
  * model (or `opts.tokenizerFile`) goes along.
  */
-export function convertModel(from: SourceFormat, to: TargetFormat, modelPath: string, out: string, opts: Omit<SaveModelOptions, 'format'> = {}): void {
+/** Throws unless `modelPath` exists and is in format `from`, and `out` can take a `to` model. */
+export function checkConversion(from: SourceFormat, to: TargetFormat, modelPath: string, out: string, overwrite?: boolean, dtype?: SaveModelOptions['dtype']): void {
   if (!fs.existsSync(modelPath)) throw new Error(`${modelPath}: no such file or folder`);
   const actual = sourceFormatOf(modelPath);
   if (actual !== from) throw new Error(`${modelPath}: is not a ${from} model (${actual ? `it looks like ${actual}` : 'unknown format'})`);
+  checkSaveTarget(out, to, overwrite, dtype);
+}
+
+export function convertModel(from: SourceFormat, to: TargetFormat, modelPath: string, out: string, opts: Omit<SaveModelOptions, 'format'> = {}): void {
+  checkConversion(from, to, modelPath, out, opts.overwrite, opts.dtype);
   const tokenizerFile = opts.tokenizerFile ?? tokenizerFileFor(modelPath) ?? undefined;
   const src = openModel(modelPath);
   try {

@@ -90,11 +90,16 @@ export interface SaveGgufOptions {
 
 const GENERAL_FILE_TYPE: Record<GgufDtype, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 };
 
-/** Saves `src` as one GGUF file (written beside `file` under a temporary name, then renamed). */
-export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions = {}): void {
+/** Throws unless `file` can be written as a new GGUF file (or replaced, with `overwrite`). */
+export function checkGgufTarget(file: string, overwrite?: boolean): void {
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (st?.isDirectory()) throw new Error(`${file}: is a folder; a GGUF model is one file (give a path ending in .gguf)`);
-  if (st && !opts.overwrite) throw new Error(`${file}: exists; refusing to overwrite (choose another path or pass overwrite)`);
+  if (st && !overwrite) throw new Error(`${file}: exists; refusing to overwrite (choose another path or pass overwrite)`);
+}
+
+/** Saves `src` as one GGUF file (written beside `file` under a temporary name, then renamed). */
+export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions = {}): void {
+  checkGgufTarget(file, opts.overwrite);
   if (opts.tokenizerFile !== undefined && !fs.statSync(opts.tokenizerFile, { throwIfNoEntry: false })?.isFile()) {
     throw new Error(`${opts.tokenizerFile}: tokenizer file not found`);
   }

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeOnExit, removeStale, TEMP_NAME, tempName } from '../cleanup.js';
 import type { LayerShape, ModelConfig } from './config.js';
-import { type GgufDtype, saveGguf } from './gguf-model.js';
+import { checkGgufTarget, type GgufDtype, saveGguf } from './gguf-model.js';
 import { writeTokenizerFilesFromGguf } from './gguf-tokenizer.js';
 import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIMLLM_HF_MODEL_TYPE, uniformWidths, ZERO_BIAS_KEYS } from './hf.js';
 import { finiteForSave, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
@@ -102,6 +102,17 @@ export function hfConfigJson(c: ModelConfig, dtype: SafetensorsDtype = 'F32'): R
   return j;
 }
 
+/** Throws unless `p` can take a model in `format` (an empty or new folder, a new file; or `overwrite`). */
+export function checkSaveTarget(p: string, format: 'hf' | 'gguf', overwrite?: boolean, dtype?: SaveModelOptions['dtype']): void {
+  if (format === 'gguf') return checkGgufTarget(p, overwrite);
+  if (dtype === 'Q8_0') throw new Error(`${p}: dtype Q8_0 is for GGUF files only (a folder holds F32, F16 or BF16)`);
+  if (!fs.existsSync(p)) return;
+  if (!fs.statSync(p).isDirectory()) throw new Error(`${p}: exists and is not a folder; refusing to overwrite`);
+  if (fs.readdirSync(p).length > 0 && !overwrite) {
+    throw new Error(`${p}: folder exists and is not empty; refusing to overwrite (choose another path or pass overwrite)`);
+  }
+}
+
 /**
  * Saves `model` (materialised or streamed one layer at a time) as an HF checkpoint folder.
  * Throws if `dir` exists and is not empty, unless opts.overwrite.
@@ -114,14 +125,8 @@ export function saveModel(model: ModelWeights | ModelSource, dir: string, opts: 
     saveGguf(src, dir, { dtype: opts.dtype, tokenizerFile: opts.tokenizerFile, overwrite: opts.overwrite });
     return;
   }
-  if (opts.dtype === 'Q8_0') throw new Error(`${dir}: dtype Q8_0 is for GGUF files only (a folder holds F32, F16 or BF16)`);
-  const dtype = opts.dtype ?? 'F32';
-  if (fs.existsSync(dir)) {
-    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a folder; refusing to overwrite`);
-    if (fs.readdirSync(dir).length > 0 && !opts.overwrite) {
-      throw new Error(`${dir}: folder exists and is not empty; refusing to overwrite (choose another path or pass overwrite)`);
-    }
-  }
+  checkSaveTarget(dir, 'hf', opts.overwrite, opts.dtype);
+  const dtype = (opts.dtype ?? 'F32') as SafetensorsDtype; // checkSaveTarget refused Q8_0
   if (opts.tokenizerFile !== undefined && !fs.statSync(opts.tokenizerFile, { throwIfNoEntry: false })?.isFile()) {
     throw new Error(`${opts.tokenizerFile}: tokenizer file not found`);
   }
