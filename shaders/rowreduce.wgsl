@@ -32,7 +32,8 @@ fn cosine(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   }
   if (li == 0u) {
     let den = sqrt(r1[0]) * sqrt(r2[0]); // not sqrt(r1 * r2): the product of two large norms overflows f32
-    y[row] = select(0.0, r0[0] / den, den > 0.0);
+    // A zero row has cosine 0; a non-finite one stays non-finite (reported upstream, not hidden).
+    y[row] = select(r0[0] / den, 0.0, den == 0.0);
   }
 }
 

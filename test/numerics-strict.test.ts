@@ -83,3 +83,16 @@ describe('regression recovery', () => {
     expect(r.newWeight[0]).toBe(w[0]);
   });
 });
+
+describe('row cosine', () => {
+  const { gpu, cpu } = useBackends();
+  it('a zero row gives 0, a non-finite row a non-finite sum (GPU = CPU), not a silent 0', async () => {
+    for (const b of [gpu(), cpu] as const) {
+      const up = (d: number[]) => (b.upload as (d: Float32Array, s: number[]) => unknown)(Float32Array.from(d), [2, 2]);
+      const read = async (t: unknown) => (await (b as unknown as { read(t: unknown): Promise<Float32Array> }).read(t))[0];
+      const cos = (a: unknown, c: unknown) => (b.rowCosineSum as (a: unknown, c: unknown) => unknown)(a, c);
+      expect(await read(cos(up([0, 0, 1, 0]), up([1, 1, 1, 0])))).toBeCloseTo(1, 6);
+      expect(await read(cos(up([NaN, 0, 1, 0]), up([1, 1, 1, 0])))).toBeNaN();
+    }
+  });
+});

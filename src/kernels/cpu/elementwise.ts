@@ -22,7 +22,7 @@ export function add(a: CpuTensor, b: CpuTensor): CpuTensor {
   return new CpuTensor(out, a.shape);
 }
 
-/** cos of two rows; a zero row has cosine 0 with anything. */
+/** cos of two rows; a zero row has cosine 0 with anything; a non-finite row gives a non-finite sum. */
 export function rowCosineSum(a: CpuTensor, b: CpuTensor): CpuTensor {
   sameShape(a, b, 'rowCosineSum');
   const [rows, D] = dims2(a);
@@ -37,7 +37,7 @@ export function rowCosineSum(a: CpuTensor, b: CpuTensor): CpuTensor {
       nb += b.data[j] * b.data[j];
     }
     const den = Math.sqrt(na) * Math.sqrt(nb); // as the shader: no overflow of the product
-    total += den > 0 ? dot / den : 0;
+    total += den === 0 ? 0 : dot / den; // as the shader: non-finite rows stay non-finite
   }
   return new CpuTensor(new Float32Array([total]), [1]);
 }
