@@ -57,19 +57,6 @@ export function pearsonFromMoments(cov: number, varX: number, varY: number): num
   return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
-export function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-
-/** Population covariance C = m2 / count as float64 (a copy). */
-export function covarianceFromM2(m2: Vec, count: number): Float64Array {
-  assertPositiveCount(count);
-  const out = new Float64Array(m2.length);
-  const inv = 1 / count;
-  for (let i = 0; i < m2.length; i++) out[i] = m2[i] * inv;
-  return out;
-}
-
 // ---- argument checks (clear messages instead of silent garbage) ----
 
 export function assertDim(name: string, v: number): void {
