@@ -7,11 +7,10 @@ import { loadTokenizer, type Tokenizer, tokenizerFileFor } from './model/tokeniz
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
 import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
-import { baselineMethod, flapMethod, flapPlan } from './prune/baselines.js';
-import { checkCalibration, pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
+import { pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
 import { layerStoreFor } from './prune/layer-store.js';
 import { recoveryByName } from './prune/recoveries.js';
-import { slimllmMethod } from './prune/slimllm.js';
+import { METHODS } from './prune/methods.js';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
@@ -111,27 +110,10 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
       }
       calib = calibrationFromText(tokenizer, cal.text, cal.samples, cal.seqLen, cal.seed);
     }
-    const L = src.config.nLayers;
-    const K = o.prunedLayers ?? Math.max(1, Math.round(0.8 * L));
-    if (o.method === 'slimllm' && K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
     const recovery = recoveryByName(o.recovery, { lstsqDamping: o.lstsqDamping });
     return await withBackend(device, async (b) => {
-      let run: PruneRun;
-      if (o.method === 'slimllm') {
-        // SlimLLM: layer-based ratios (ALGORITHM.md section 2).
-        run = { method: slimllmMethod({ keepLowest: o.keepLowest }), recovery, ratios: { kind: 'layer-based', p: o.layerRatio, targetRatio: o.targetRatio, K, alpha: o.alpha } };
-      } else if (o.method === 'flap') {
-        // FLAP: adaptive widths from one global threshold on the dense model's metrics.
-        checkCalibration(src.config, calib);
-        const widths = await flapPlan(b, src, calib, o.targetRatio ?? o.layerRatio ?? 0, {
-          batchRows: o.batchRows,
-          onProgress: (l, n) => onProgress?.({ layer: l, layers: n, phase: 'FLAP metrics (dense)' }),
-        });
-        run = { method: flapMethod, recovery, ratios: { kind: 'explicit', heads: widths.heads, channels: widths.channels } };
-      } else {
-        // Other baselines: one ratio for every layer, solved for the parameter target.
-        run = { method: baselineMethod(o.method, { seed: o.seed }), recovery, ratios: { kind: 'uniform', p: o.layerRatio, targetRatio: o.targetRatio } };
-      }
+      const { method, ratios } = await METHODS[o.method].plan(b, src, calib, o, onProgress);
+      const run: PruneRun = { method, recovery, ratios };
       return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows, layerStore: layerStoreFor(o.layerStore, o.workDir) }, onProgress);
     });
   } finally {

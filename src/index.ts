@@ -15,5 +15,5 @@ export type { PerplexityResult } from './eval/perplexity.js';
 export { createBackend, CpuBackend, GpuBackend, type Backend, type DeviceKind } from './kernels/index.js';
 export { NoGpuAdapterError } from './gpu/device.js';
 export { runCompare, compareMarkdown, compareSvg, type CompareOptions, type CompareResult } from './prune/compare.js';
-export { METHOD_NAMES, type MethodName } from './prune/baselines.js';
+export { METHOD_NAMES, type MethodName } from './prune/methods.js';
 export type { PruningMethod, Recovery, ModuleContext } from './prune/module.js';

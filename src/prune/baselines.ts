@@ -12,10 +12,9 @@ import { defaultBatchRows, planBatches } from '../model/runner.js';
 import type { ModelSource } from '../model/weights.js';
 import { seededRandom } from './calibration.js';
 import { outputProjection, type ModuleContext, type ModuleKind, type PruningMethod, type Selection } from './module.js';
+import type { MethodName } from './methods.js';
 import { stableArgsort } from './stats-math.js';
 
-export type MethodName = 'slimllm' | 'flap' | 'wanda-sp' | 'magnitude' | 'random';
-export const METHOD_NAMES: readonly MethodName[] = ['slimllm', 'flap', 'wanda-sp', 'magnitude', 'random'];
 
 /** Kept units (ascending) after removing the `nPrune` lowest scores. */
 export function keepHighest(scores: ArrayLike<number>, nPrune: number): number[] {

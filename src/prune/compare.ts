@@ -7,7 +7,7 @@ import { prune } from '../api.js';
 import { sequencesPerplexity } from '../eval/perplexity.js';
 import type { Backend } from '../kernels/backend.js';
 import type { ModelSource } from '../model/weights.js';
-import { METHOD_NAMES, type MethodName } from './baselines.js';
+import { METHOD_NAMES, type MethodName } from './methods.js';
 import { defaultRecovery, relevantOptions } from './options.js';
 import { RECOVERY_NAMES, type RecoveryName } from './recoveries.js';
 

@@ -1,9 +1,13 @@
 // Options of prune(), validated with zod so a user gets one clear message per mistake.
 import { z } from 'zod';
+import { METHODS, type MethodName } from './methods.js';
+import type { RecoveryName } from './recoveries.js';
+
+const METHOD_ENUM = Object.keys(METHODS) as [MethodName, ...MethodName[]];
 
 /** The recovery each method uses unless told otherwise. */
-export function defaultRecovery(method: string): 'regression' | 'bias' | 'none' {
-  return method === 'slimllm' ? 'regression' : method === 'flap' ? 'bias' : 'none';
+export function defaultRecovery(method: string): RecoveryName {
+  return METHODS[method as MethodName]?.defaultRecovery ?? 'none';
 }
 
 export const CalibrationSchema = z.union([
@@ -38,7 +42,7 @@ export const PruneOptionsSchema = z
     /** Rows of calibration hidden states per GPU batch (bounds memory); default from the model. */
     batchRows: z.number().int().positive().optional(),
     /** Which units go: SlimLLM or a baseline (magnitude, Wanda-sp, FLAP, random). */
-    method: z.enum(['slimllm', 'flap', 'wanda-sp', 'magnitude', 'random']).default('slimllm'),
+    method: z.enum(METHOD_ENUM).default('slimllm'),
     /** How o_proj / down_proj are rebuilt; default: regression (slimllm), bias (flap), none (others). */
     recovery: z.enum(['none', 'regression', 'bias', 'lstsq']).optional(),
     /** lstsq recovery: ridge λ relative to the mean diagonal of the kept covariance. */
@@ -67,10 +71,9 @@ export type PruneOptions = z.output<typeof PruneOptionsSchema>;
 
 /** Options that only some methods or recoveries read: given with another, they would be ignored. */
 const SCOPED: { key: string; who: string; applies: (method: string, recovery: string) => boolean }[] = [
-  { key: 'alpha', who: "method 'slimllm' (its layer-based ratio)", applies: (m) => m === 'slimllm' },
-  { key: 'prunedLayers', who: "method 'slimllm' (its layer-based ratio)", applies: (m) => m === 'slimllm' },
-  { key: 'keepLowest', who: "method 'slimllm'", applies: (m) => m === 'slimllm' },
-  { key: 'seed', who: "method 'random'", applies: (m) => m === 'random' },
+  ...Object.entries(METHODS).flatMap(([name, entry]) =>
+    entry.options.map((key) => ({ key, who: `method '${name}'`, applies: (m: string) => m === name })),
+  ),
   { key: 'lstsqDamping', who: "recovery 'lstsq'", applies: (_, r) => r === 'lstsq' },
 ];
 

@@ -6,7 +6,7 @@ import { checkVocab, tokenizerFor } from '../../api.js';
 import { createBackend } from '../../kernels/index.js';
 import { openModel } from '../../model/load.js';
 import { calibrationFromText } from '../../prune/calibration.js';
-import { METHOD_NAMES } from '../../prune/baselines.js';
+import { METHOD_NAMES } from '../../prune/methods.js';
 import { compareMarkdown, compareSvg, expandGrid, runCompare } from '../../prune/compare.js';
 import { RECOVERY_NAMES } from '../../prune/recoveries.js';
 import { storiesSequences } from '../../eval/perplexity.js';

@@ -8,7 +8,7 @@ import { TARGET_FORMATS } from '../../model/convert.js';
 import { openModel } from '../../model/load.js';
 import { loadTokenizer, tokenizerFileFor } from '../../model/tokenizer.js';
 import { saveModel } from '../../model/writer.js';
-import { METHOD_NAMES, type MethodName } from '../../prune/baselines.js';
+import { METHOD_NAMES, type MethodName } from '../../prune/methods.js';
 import type { PruneReport } from '../../prune/orchestrator.js';
 import { RECOVERY_NAMES, type RecoveryName } from '../../prune/recoveries.js';
 import { progress } from '../progress.js';
