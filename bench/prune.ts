@@ -25,7 +25,8 @@ import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
 import { layerStoreFor } from '../src/prune/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
-import { regressionRecovery, slimllmMethod } from '../src/prune/slimllm.js';
+import { regressionRecovery } from '../src/prune/recoveries.js';
+import { slimllmMethod } from '../src/prune/slimllm.js';
 import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, provenance, round1, RssPeak, rssMB } from './common.js';
 import { SHAPES, syntheticCalibration, writeSyntheticCheckpoint, type ShapeName } from './synth.js';
 

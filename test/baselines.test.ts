@@ -8,8 +8,8 @@ import type { Backend, Tensor } from '../src/kernels/backend.js';
 import { decoderLinearParams } from '../src/model/config.js';
 import { loadModelWeights } from '../src/model/load.js';
 import type { LayerWeights } from '../src/model/weights.js';
+import { deviceDiagonal } from '../src/prune/products.js';
 import {
-  deviceDiagonal,
   flapMethod,
   flapScores,
   flapWidths,

@@ -8,7 +8,7 @@ import type { LayerWeights } from '../src/model/weights.js';
 import type { ModuleContext, ModuleKind, Recovered, Recovery } from '../src/prune/module.js';
 import { unitColumns } from '../src/prune/module.js';
 import { biasRecovery, lstsqRecovery, noRecovery, recoveryByName } from '../src/prune/recoveries.js';
-import { regressionRecovery } from '../src/prune/slimllm.js';
+import { regressionRecovery } from '../src/prune/recoveries.js';
 import { PhaseTimer } from '../src/prune/timer.js';
 import { randn, useBackends } from './helpers.js';
 

@@ -11,6 +11,7 @@ import { attentionHeads, embedTokens, freeLayer, mlpHidden, uploadLayer } from '
 import { defaultBatchRows, planBatches } from '../model/runner.js';
 import type { ModelSource } from '../model/weights.js';
 import { seededRandom } from './calibration.js';
+import { deviceDiagonal } from './products.js';
 import { outputProjection, type ModuleContext, type ModuleKind, type PruningMethod, type Selection } from './module.js';
 import type { MethodName } from './methods.js';
 import { stableArgsort } from './stats-math.js';
@@ -20,25 +21,6 @@ import { stableArgsort } from './stats-math.js';
 export function keepHighest(scores: ArrayLike<number>, nPrune: number): number[] {
   const order = stableArgsort(scores, false);
   return order.slice(nPrune).sort((a, b) => a - b);
-}
-
-/**
- * The diagonal of a device-resident symmetric [n × n] matrix, read block by block
- * (gather B columns, slice their B rows): O(n·B) values cross the bus instead of n².
- */
-export async function deviceDiagonal<T extends Tensor>(b: Backend<T>, m: T, n: number, block = 256): Promise<Float64Array> {
-  const out = new Float64Array(n);
-  for (let s = 0; s < n; s += block) {
-    const w = Math.min(block, n - s);
-    const cols = Array.from({ length: w }, (_, i) => s + i);
-    const g = b.gatherColumns(m, cols); // [n × w]
-    const sq = b.sliceRows(g, s, w); // [w × w]
-    b.free(g);
-    const v = await b.read(sq);
-    b.free(sq);
-    for (let i = 0; i < w; i++) out[s + i] = v[i * w + i];
-  }
-  return out;
 }
 
 /** Head dimension of a layer from its k_proj: [G·d × D]. */

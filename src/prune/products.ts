@@ -98,3 +98,22 @@ export async function weightedDownNorms<T extends Tensor>(b: Backend<T>, wDown: 
   }
   return out;
 }
+
+/**
+ * The diagonal of a device-resident symmetric [n × n] matrix, read block by block
+ * (gather B columns, slice their B rows): O(n·B) values cross the bus instead of n².
+ */
+export async function deviceDiagonal<T extends Tensor>(b: Backend<T>, m: T, n: number, block = 256): Promise<Float64Array> {
+  const out = new Float64Array(n);
+  for (let s = 0; s < n; s += block) {
+    const w = Math.min(block, n - s);
+    const cols = Array.from({ length: w }, (_, i) => s + i);
+    const g = b.gatherColumns(m, cols); // [n × w]
+    const sq = b.sliceRows(g, s, w); // [w × w]
+    b.free(g);
+    const v = await b.read(sq);
+    b.free(sq);
+    for (let i = 0; i < w; i++) out[s + i] = v[i * w + i];
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 // Recoveries of the output projection (o_proj / down_proj) over the kept input columns, selectable
-// for any method: none, bias (FLAP's mean compensation), regression (the paper's, in slimllm.ts) and
+// for any method: none, bias (FLAP's mean compensation), regression (the paper's per-channel fit) and
 // lstsq (a full least-squares refit of the kept matrix with a bias, solved on the backend).
 //
 // Notation: input h [n] with mean μ and centred Gram m2 = M·C (device), output y = W·h + β,
@@ -12,15 +12,23 @@
 //          zero-variance kept channels SPD: their column of W' is 0 and their constant value
 //          lands in b' through μ). All products use m2 (the 1/M cancels, λ is relative).
 import type { Tensor } from '../kernels/backend.js';
-import { deviceDiagonal } from './baselines.js';
 import { outputProjection, type ModuleContext, type Recovered, type Recovery } from './module.js';
-import { takeColumns } from './products.js';
-import { regressionRecovery } from './slimllm.js';
+import { deviceDiagonal, regressionProducts, takeColumns } from './products.js';
+import { regressionFromCov } from './regression.js';
 
 export type RecoveryName = 'none' | 'regression' | 'bias' | 'lstsq';
 export const RECOVERY_NAMES: readonly RecoveryName[] = ['none', 'regression', 'bias', 'lstsq'];
 
-export { defaultRecovery } from './options.js';
+/** The paper's recovery: y_c ≈ a_c·x_c + b_c per output channel, from the statistics. */
+export const regressionRecovery: Recovery = {
+  name: 'regression',
+  async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]) {
+    const { w, bias, n } = outputProjection(ctx);
+    const products = await regressionProducts(ctx.b, w, ctx.D, n, ctx.stats.m2, keptCols);
+    const reg = regressionFromCov({ w, D: ctx.D, n, mean: ctx.stats.mean, count: ctx.stats.count, kept: keptCols, bias, products });
+    return { weight: reg.newWeight, bias: reg.newBias, summary: reg.summary };
+  },
+};
 
 export const noRecovery: Recovery = {
   name: 'none',

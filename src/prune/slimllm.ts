@@ -1,11 +1,10 @@
-// SlimLLM's unit choice (ALGORITHM.md sections 4 and 5) and its per-channel regression recovery
-// (section 6), fed by device statistics; the big products run on the backend (products.ts).
+// SlimLLM's unit choice (ALGORITHM.md sections 4 and 5), fed by device statistics; the big products
+// run on the backend (products.ts). Its per-channel regression recovery is in recoveries.ts.
 import type { Tensor } from '../kernels/backend.js';
 import { channelScores, selectChannels } from './channels.js';
 import { groupCrossCovFromProducts, selectHeadGroupsFromCrossCov } from './heads.js';
-import { outputProjection, type ModuleContext, type PruningMethod, type Recovery, type Selection } from './module.js';
-import { headBlockProducts, outputCovariance, regressionProducts, weightedDownNorms } from './products.js';
-import { regressionFromCov } from './regression.js';
+import { outputProjection, type ModuleContext, type PruningMethod, type Selection } from './module.js';
+import { headBlockProducts, outputCovariance, weightedDownNorms } from './products.js';
 
 export interface SlimLLMOptions {
   keepLowest: number;
@@ -45,14 +44,3 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
     },
   };
 }
-
-/** The paper's recovery: y_c ≈ a_c·x_c + b_c per output channel, from the statistics. */
-export const regressionRecovery: Recovery = {
-  name: 'regression',
-  async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]) {
-    const { w, bias, n } = outputProjection(ctx);
-    const products = await regressionProducts(ctx.b, w, ctx.D, n, ctx.stats.m2, keptCols);
-    const reg = regressionFromCov({ w, D: ctx.D, n, mean: ctx.stats.mean, count: ctx.stats.count, kept: keptCols, bias, products });
-    return { weight: reg.newWeight, bias: reg.newBias, summary: reg.summary };
-  },
-};
