@@ -7,11 +7,8 @@ import { loadTokenizer, type Tokenizer, tokenizerFileFor } from './model/tokeniz
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
 import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
-import { pruneModel, type PruneProgress, type PruneReport, type PruneRun } from './prune/orchestrator.js';
-import { layerStoreFor } from './prune/layer-store.js';
-import { recoveryByName } from './prune/recoveries.js';
-import { METHODS } from './prune/methods.js';
-import * as path from 'node:path';
+import type { PruneProgress, PruneReport } from './prune/orchestrator.js';
+import { pruneWithOptions } from './prune/run.js';
 import * as fs from 'node:fs';
 
 export type ModelInput = string | ModelSource | ModelWeights;
@@ -110,12 +107,7 @@ export async function prune(model: ModelInput, options: PruneCallOptions): Promi
       }
       calib = calibrationFromText(tokenizer, cal.text, cal.samples, cal.seqLen, cal.seed);
     }
-    const recovery = recoveryByName(o.recovery, { lstsqDamping: o.lstsqDamping });
-    return await withBackend(device, async (b) => {
-      const { method, ratios } = await METHODS[o.method].plan(b, src, calib, o, onProgress);
-      const run: PruneRun = { method, recovery, ratios };
-      return pruneModel(b, src, calib, { ...run, batchRows: o.batchRows, layerStore: layerStoreFor(o.layerStore, o.workDir) }, onProgress);
-    });
+    return await withBackend(device, (b) => pruneWithOptions(b, src, calib, o, onProgress));
   } finally {
     if (owned) src.close();
   }

@@ -3,12 +3,12 @@
 // (perplexity against the fraction of decoder linear parameters removed, one line per
 // method/recovery). The model, backend, calibration tokens, evaluation sequences and the dense
 // perplexity are shared by every run of the grid.
-import { prune } from '../api.js';
 import { sequencesPerplexity } from '../eval/perplexity.js';
 import type { Backend } from '../kernels/backend.js';
 import type { ModelSource } from '../model/weights.js';
 import { METHOD_NAMES, type MethodName } from './methods.js';
-import { defaultRecovery, relevantOptions } from './options.js';
+import { defaultRecovery, parsePruneOptions, relevantOptions } from './options.js';
+import { pruneWithOptions } from './run.js';
 import { RECOVERY_NAMES, type RecoveryName } from './recoveries.js';
 
 export interface GridEntry {
@@ -104,7 +104,7 @@ export async function runCompare(b: Backend, src: ModelSource, o: CompareOptions
       const t0 = performance.now();
       let run: CompareRun = { ...g, targetRatio: ratio, removedFraction: null, ppl: null, nll: null, widths: null, pruneMs: 0, evalMs: 0 };
       try {
-        const { model, report } = await prune(src, relevantOptions({
+        const opts = parsePruneOptions(relevantOptions({
           targetRatio: ratio,
           method: g.method,
           recovery: g.recovery,
@@ -115,8 +115,8 @@ export async function runCompare(b: Backend, src: ModelSource, o: CompareOptions
           alpha: o.alpha,
           prunedLayers: o.prunedLayers,
           batchRows: o.batchRows,
-          device: b,
         }));
+        const { model, report } = await pruneWithOptions(b, src, o.calib, opts);
         params = report.params.before;
         const t1 = performance.now();
         const r = await sequencesPerplexity(b, model, o.evalSeqs).finally(() => model.close());
