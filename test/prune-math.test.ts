@@ -2,11 +2,11 @@
 // Each statistics-route result is compared with a brute-force float64 computation on materialised
 // per-group outputs / hidden activations (the way the reference code does it), where the
 // statistics route is fed fp32 moments of the same data — as the GPU orchestrator will.
+import { unitColumns } from '../src/prune/module.js';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/kernels/backend.js';
 import { layerRatios, unitsToPrune } from '../src/prune/ratios.js';
 import {
-  groupColumns,
   groupCrossCov,
   groupCrossCovFromProducts,
   headSetScore,
@@ -258,7 +258,7 @@ describe('head groups (section 4)', () => {
     expect(() => selectHeadGroups(wo, D, st, G, cpg, -1)).toThrow(/nPrune/);
     expect(() => selectHeadGroups(wo, D, st, G, cpg, 0.5)).toThrow(/nPrune/);
     expect(() => selectHeadGroups(wo.subarray(1), D, st, G, cpg, 1)).toThrow(/wo/);
-    expect(groupColumns([2, 0], 3)).toEqual([6, 7, 8, 0, 1, 2]);
+    expect(unitColumns([2, 0], 3)).toEqual([6, 7, 8, 0, 1, 2]);
   });
 });
 

@@ -28,13 +28,6 @@ function checkShapes(wo: Vec, D: number, G: number, colsPerGroup: number): numbe
   return n;
 }
 
-/** The o_proj input columns owned by `groups` (in the given group order), e.g. to slice W_o. */
-export function groupColumns(groups: readonly number[], colsPerGroup: number): number[] {
-  const cols: number[] = [];
-  for (const g of groups) for (let j = 0; j < colsPerGroup; j++) cols.push(g * colsPerGroup + j);
-  return cols;
-}
-
 /**
  * Σ from caller-supplied block products, so the O(D·n²) matmuls can run on the GPU.
  * @param blockProduct (g) → B_g [D × n] row-major = W_o[:,S_g] · C[S_g,:] (any scale s·C; `scale` is
