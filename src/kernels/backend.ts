@@ -1,5 +1,6 @@
 // One interface, two backends. Every kernel has the same signature on `gpu` (WGSL through
-// WebGPU) and `cpu` (plain TypeScript: the reference for tests and the CPU baseline for benches).
+// WebGPU) and `cpu` (plain single-threaded TypeScript: the reference the tests compare with, not a
+// tuned CPU implementation).
 // Code above this folder (model, prune, eval) is written once against `Backend`.
 
 export interface Tensor {
