@@ -1,16 +1,13 @@
 // Files a user names on the command line: text (evaluation, calibration) and calibration token ids.
 // Anything else — a folder, binary data, malformed JSON, a row that is not token ids — is one error
 // naming the file (and the row and position).
-import * as fs from 'node:fs';
+import { readWholeFile } from './model/open-file.js';
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** A UTF-8 text file's contents, or one error naming the file. */
 export function readText(file: string, what = 'text'): string {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (!st) throw new Error(`${file}: no such file`);
-  if (!st.isFile()) throw new Error(`${file}: is a folder, not a ${what} file`);
-  const bytes = fs.readFileSync(file);
+  const bytes = readWholeFile(file, what);
   let text: string;
   try {
     text = utf8Strict.decode(bytes);

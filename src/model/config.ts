@@ -45,6 +45,12 @@ export const ModelConfigSchema = z
   });
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
+/** True when every layer has layer 0's head counts and FFN width (biases aside). */
+export function uniformWidths(layers: readonly LayerShape[]): boolean {
+  const l0 = layers[0];
+  return layers.every((s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim);
+}
+
 /** Uniform config helper: every layer the same shape, no biases. */
 export function uniformLayers(n: number, nHeads: number, nKvHeads: number, ffnDim: number): LayerShape[] {
   return Array.from({ length: n }, () => ({ nHeads, nKvHeads, ffnDim, oBias: false, downBias: false }));

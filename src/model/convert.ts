@@ -2,23 +2,13 @@
 // Hugging Face folder or a GGUF file. Readers yield q/k rows in the layout their config names;
 // each writer permutes them into its own (rotate-half for folders, interleaved for GGUF).
 import * as fs from 'node:fs';
-import { openModel } from './load.js';
+import { openModel, type SourceFormat, sourceFormatOf } from './load.js';
 import { tokenizerFileFor } from './tokenizer.js';
 import { checkSaveTarget, type SaveModelOptions, saveModel } from './writer.js';
 
-export const SOURCE_FORMATS = ['llama2c', 'hf', 'gguf'] as const;
-export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+export { SOURCE_FORMATS, type SourceFormat, sourceFormatOf } from './load.js';
 export const TARGET_FORMATS = ['hf', 'gguf'] as const;
 export type TargetFormat = (typeof TARGET_FORMATS)[number];
-
-/** The format a model path is in, from what it is (folder) or its extension. */
-export function sourceFormatOf(p: string): SourceFormat | null {
-  const st = fs.statSync(p, { throwIfNoEntry: false });
-  if (st?.isDirectory() || p.endsWith('config.json')) return 'hf';
-  if (p.endsWith('.bin')) return 'llama2c';
-  if (p.endsWith('.gguf')) return 'gguf';
-  return null;
-}
 
 /**
  * Converts `modelPath` (in format `from`) to `out` (format `to`). The tokenizer found with the

@@ -13,8 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { type LayerShape, type ModelConfig, ModelConfigSchema } from './config.js';
-import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, type GgufValue, describeValue, writeGguf } from './gguf.js';
+import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } from './config.js';
+import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
 import { assertFinite, finiteForSave } from './safetensors.js';
 import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, withoutZeroBiases } from './weights.js';
@@ -65,8 +65,7 @@ function layerDims(c: ModelConfig, i: number): Record<keyof LayerWeights, number
 }
 
 export function isUniformBiasFree(layers: readonly LayerShape[]): boolean {
-  const l0 = layers[0];
-  return layers.every((s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim && !s.oBias && !s.downBias);
+  return uniformWidths(layers) && layers.every((s) => !s.oBias && !s.downBias);
 }
 
 /** Throws for layer shapes llama.cpp's deci would run differently from slimllm. */
@@ -168,86 +167,31 @@ function modelEntries(c: ModelConfig, arch: 'llama' | 'deci', dtype: GgufDtype, 
 
 const ARCHITECTURES = ['llama', 'deci'] as const;
 
-/** Metadata accessors that name the file and key in every error. */
-class Meta {
-  constructor(private readonly g: GgufFile) {}
-
-  get(key: string): GgufValue | undefined {
-    return this.g.metadata.get(key);
-  }
-
-  private fail(key: string, v: GgufValue | undefined, want: string): never {
-    throw new Error(`${this.g.file}: metadata '${key}' is ${v === undefined ? 'missing' : describeValue(v)}, expected ${want}`);
-  }
-
-  str(key: string): string {
-    const v = this.get(key);
-    if (v?.type !== GgufType.STRING) this.fail(key, v, 'a STRING');
-    return v.value as string;
-  }
-
-  /** A non-negative integer scalar of any integer type. */
-  int(key: string, dflt?: number): number {
-    const v = this.get(key);
-    if (v === undefined && dflt !== undefined) return dflt;
-    const n = v === undefined || v.type === GgufType.ARRAY ? NaN : Number(v.value);
-    if (!(Number.isSafeInteger(n) && n >= 0) || typeof v?.value === 'boolean') this.fail(key, v, 'a non-negative integer');
-    return n;
-  }
-
-  num(key: string, dflt: number): number {
-    const v = this.get(key);
-    if (v === undefined) return dflt;
-    const n = v.type === GgufType.FLOAT32 || v.type === GgufType.FLOAT64 ? (v.value as number) : NaN;
-    if (!(n > 0 && Number.isFinite(n))) this.fail(key, v, 'a positive FLOAT32');
-    return v.type === GgufType.FLOAT32 ? shortestF32(n) : n;
-  }
-
-  /** One non-negative integer per layer: a scalar (every layer alike) or an array of `n`. */
-  perLayer(key: string, n: number): number[] {
-    const v = this.get(key);
-    if (v?.type !== GgufType.ARRAY) return Array.from({ length: n }, () => this.int(key));
-    const ok = v.value.length === n && v.value.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
-    if (!ok) this.fail(key, v, `${n} non-negative integers (one per layer)`);
-    return v.value as number[];
-  }
-}
-
-/** The shortest decimal that rounds to the f32 `x` (1e-5 read back as 1e-5, not 9.9999997e-6). */
-function shortestF32(x: number): number {
-  for (let p = 1; p <= 9; p++) {
-    const y = Number(x.toPrecision(p));
-    if (Math.fround(y) === x) return y;
-  }
-  return x;
-}
-
 function configFromGguf(g: GgufFile): ModelConfig {
-  const m = new Meta(g);
-  const arch = m.str('general.architecture');
+  const arch = g.str('general.architecture');
   if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
     throw new Error(`${g.file}: architecture '${arch}' is not supported (${ARCHITECTURES.join(', ')})`);
   }
   const k = (s: string) => `${arch}.${s}`;
-  const D = m.int(k('embedding_length'));
-  const L = m.int(k('block_count'));
+  const D = g.int(k('embedding_length'));
+  const L = g.int(k('block_count'));
   if (D === 0 || L === 0) throw new Error(`${g.file}: metadata '${k(D === 0 ? 'embedding_length' : 'block_count')}' is 0`);
-  const heads = m.perLayer(k('attention.head_count'), L);
-  const kvHeads = m.get(k('attention.head_count_kv')) === undefined ? heads : m.perLayer(k('attention.head_count_kv'), L);
-  const ffn = m.perLayer(k('feed_forward_length'), L);
+  const heads = g.perLayer(k('attention.head_count'), L);
+  const kvHeads = g.metadata.get(k('attention.head_count_kv')) === undefined ? heads : g.perLayer(k('attention.head_count_kv'), L);
+  const ffn = g.perLayer(k('feed_forward_length'), L);
   heads.forEach((h, i) => {
     if (h === 0 || kvHeads[i] === 0) throw new Error(`${g.file}: layer ${i} has no attention heads (${k('attention.head_count')}); slimllm runs layers with attention only`);
     if (ffn[i] === 0) throw new Error(`${g.file}: layer ${i} has no FFN channels (${k('feed_forward_length')})`);
   });
-  if (D % heads[0] !== 0 && m.get(k('attention.key_length')) === undefined) {
+  if (D % heads[0] !== 0 && g.metadata.get(k('attention.key_length')) === undefined) {
     throw new Error(`${g.file}: ${k('embedding_length')} ${D} is not divisible by layer 0's ${heads[0]} heads and '${k('attention.key_length')}' is not given`);
   }
-  const headDim = m.int(k('attention.key_length'), D / heads[0]);
-  const valueDim = m.int(k('attention.value_length'), headDim);
-  const ropeDim = m.int(k('rope.dimension_count'), headDim);
+  const headDim = g.int(k('attention.key_length'), D / heads[0]);
+  const valueDim = g.int(k('attention.value_length'), headDim);
+  const ropeDim = g.int(k('rope.dimension_count'), headDim);
   if (valueDim !== headDim) throw new Error(`${g.file}: '${k('attention.value_length')}' ${valueDim} differs from the key length ${headDim} (not supported)`);
   if (ropeDim !== headDim) throw new Error(`${g.file}: '${k('rope.dimension_count')}' ${ropeDim} differs from the head size ${headDim} (partial RoPE is not supported)`);
-  const scaling = m.get(k('rope.scaling.type'));
+  const scaling = g.metadata.get(k('rope.scaling.type'));
   if (scaling !== undefined && !(scaling.type === GgufType.STRING && scaling.value === 'none')) {
     throw new Error(`${g.file}: metadata '${k('rope.scaling.type')}' is ${describeValue(scaling)}; RoPE scaling is not supported`);
   }
@@ -256,24 +200,19 @@ function configFromGguf(g: GgufFile): ModelConfig {
   const vocabSize = emb.dims.length === 2 ? emb.dims[1] : 0;
   const tokens = g.metadata.get('tokenizer.ggml.tokens');
   const nTok = tokens?.type === GgufType.ARRAY ? tokens.value.length : vocabSize;
-  const ids = (key: string, dflt: number) => {
-    const id = m.int(key, dflt);
-    if (id >= nTok) throw new Error(`${g.file}: metadata '${key}' ${id} is not below the vocabulary size ${nTok}`);
-    return id;
-  };
   const draft = {
     architecture: arch,
     hiddenSize: D,
     nLayers: L,
     headDim,
     vocabSize,
-    rmsNormEps: m.num(k('attention.layer_norm_rms_epsilon'), 1e-5),
-    ropeTheta: m.num(k('rope.freq_base'), 10000),
+    rmsNormEps: g.num(k('attention.layer_norm_rms_epsilon'), 1e-5),
+    ropeTheta: g.num(k('rope.freq_base'), 10000),
     ropeLayout: 'interleaved' as const,
     tieEmbeddings: !g.has(ggufNames.classifier),
-    maxSeqLen: m.int(k('context_length')),
-    bosTokenId: ids('tokenizer.ggml.bos_token_id', 1),
-    eosTokenId: ids('tokenizer.ggml.eos_token_id', 2),
+    maxSeqLen: g.int(k('context_length')),
+    bosTokenId: g.tokenId('tokenizer.ggml.bos_token_id', nTok, 1),
+    eosTokenId: g.tokenId('tokenizer.ggml.eos_token_id', nTok, 2),
     layers: heads.map((nHeads, i) => ({
       nHeads,
       nKvHeads: kvHeads[i],

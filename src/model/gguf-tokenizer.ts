@@ -15,8 +15,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
-import { type GgufEntry, GgufFile, GgufType, type GgufValue, describeValue } from './gguf.js';
-import { HfTokenizer, Llama2cTokenizer, type Tokenizer } from './tokenizer.js';
+import { type GgufEntry, GgufFile, GgufType, describeValue } from './gguf.js';
+import { HfTokenizer, Llama2cTokenizer, readTokenizerJson, type Tokenizer } from './tokenizer.js';
 import { writeHfTokenizerFiles } from './tokenizer-export.js';
 
 const SPACE = '\u2581'; // ▁
@@ -121,14 +121,6 @@ interface HfJson {
   decoder?: unknown;
 }
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: cannot read as JSON (${(e as Error).message})`);
-  }
-}
-
 /** Every {type, …} object nested in a pre-tokenizer / decoder description. */
 function components(x: unknown): Record<string, unknown>[] {
   if (typeof x !== 'object' || x === null) return [];
@@ -172,12 +164,11 @@ function mergeStrings(j: HfJson): string[] {
 }
 
 function hfEntries(file: string, vocabSize: number, modelIds: { bos: number; eos: number }): Map<string, GgufEntry> {
-  const j = readJson(file) as HfJson;
+  const { json, cfg } = readTokenizerJson(file);
+  const j = json as HfJson;
   if (j.model?.type !== 'BPE') throw new Error(`${file}: model.type ${JSON.stringify(j.model?.type)}: only BPE tokenizers can be written to GGUF`);
   // A tokenizer without a BOS token (Qwen's) takes the model config's, as llama.cpp's converter does.
-  const hf = HfTokenizer.fromFile(file, undefined, modelIds);
-  const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
-  const cfg = (fs.existsSync(cfgFile) ? readJson(cfgFile) : {}) as { add_bos_token?: unknown };
+  const hf = HfTokenizer.fromParsed(json, cfg, file, undefined, modelIds);
   const { pieces, added } = hfPieces(j, file);
   const unkPiece = j.model.unk_token;
   const unk = typeof unkPiece === 'string' ? pieces.indexOf(unkPiece) : -1;
@@ -229,7 +220,7 @@ export function ggufTokenizerEntries(file: string, vocabSize: number, modelIds: 
 function copiedEntries(file: string, vocabSize: number): Map<string, GgufEntry> {
   const g = GgufFile.open(file);
   try {
-    const n = stringArray(g, 'tokenizer.ggml.tokens').length;
+    const n = g.stringArray('tokenizer.ggml.tokens').length;
     if (n !== vocabSize) throw new Error(`${file}: its vocabulary has ${n} tokens, the model ${vocabSize}`);
     return new Map([...g.metadata].filter(([k]) => k.startsWith('tokenizer.')) as [string, GgufEntry][]);
   } finally {
@@ -240,47 +231,15 @@ function copiedEntries(file: string, vocabSize: number): Map<string, GgufEntry> 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-function need(g: GgufFile, key: string): GgufValue {
-  const v = g.metadata.get(key);
-  if (v === undefined) throw new Error(`${g.file}: metadata '${key}' is missing`);
-  return v;
-}
-
-function stringArray(g: GgufFile, key: string): string[] {
-  const v = need(g, key);
-  if (v.type !== GgufType.ARRAY || v.elemType !== GgufType.STRING) throw new Error(`${g.file}: metadata '${key}' is ${describeValue(v)}, expected an array of STRING`);
-  return v.value as string[];
-}
-
-function numberArray(g: GgufFile, key: string, n: number): number[] {
-  const v = need(g, key);
-  if (v.type !== GgufType.ARRAY || typeof v.value[0] !== 'number' || v.value.length !== n) {
-    throw new Error(`${g.file}: metadata '${key}' is ${describeValue(v)}, expected ${n} numbers (one per token)`);
-  }
-  return v.value as number[];
-}
-
-function tokenId(g: GgufFile, key: string, n: number, dflt: number | null): number {
-  const v = g.metadata.get(key);
-  if (v === undefined) {
-    if (dflt === null) throw new Error(`${g.file}: metadata '${key}' is missing`);
-    return dflt;
-  }
-  const id = v.type === GgufType.ARRAY ? NaN : Number(v.value);
-  if (!(Number.isInteger(id) && id >= 0 && id < n)) throw new Error(`${g.file}: metadata '${key}' is ${describeValue(v)}, not a token id below ${n}`);
-  return id;
-}
-
 /** The tokenizer a GGUF file describes ("llama" or "gpt2" vocabularies). */
 export function tokenizerFromGguf(g: GgufFile): Tokenizer {
-  const modelV = need(g, 'tokenizer.ggml.model');
-  const model = modelV.type === GgufType.STRING ? modelV.value : null;
-  const tokens = stringArray(g, 'tokenizer.ggml.tokens');
+  const model = g.str('tokenizer.ggml.model');
+  const tokens = g.stringArray('tokenizer.ggml.tokens');
   const n = tokens.length;
-  const bos = tokenId(g, 'tokenizer.ggml.bos_token_id', n, 1);
-  const eos = tokenId(g, 'tokenizer.ggml.eos_token_id', n, 2);
+  const bos = g.tokenId('tokenizer.ggml.bos_token_id', n, 1);
+  const eos = g.tokenId('tokenizer.ggml.eos_token_id', n, 2);
   if (model === 'llama') {
-    const scores = numberArray(g, 'tokenizer.ggml.scores', n);
+    const scores = g.numberArray('tokenizer.ggml.scores', n);
     const pieces = tokens.map((t) => Buffer.from(t.replaceAll(SPACE, ' '), 'utf8').toString('latin1'));
     const maxTokenLength = pieces.reduce((a, p) => Math.max(a, p.length), 0);
     const prefix = g.metadata.get('tokenizer.ggml.add_space_prefix');
@@ -288,7 +247,7 @@ export function tokenizerFromGguf(g: GgufFile): Tokenizer {
     return new Llama2cTokenizer({ pieces, scores: Float32Array.from(scores), bos, eos, maxTokenLength, addSpacePrefix }, g.file);
   }
   if (model === 'gpt2') return gpt2Tokenizer(g, tokens, bos, eos);
-  throw new Error(`${g.file}: metadata 'tokenizer.ggml.model' is ${describeValue(modelV)}; slimllm reads "llama" (sentencepiece) and "gpt2" (byte-level BPE)`);
+  throw new Error(`${g.file}: metadata 'tokenizer.ggml.model' is ${JSON.stringify(model)}; slimllm reads "llama" (sentencepiece) and "gpt2" (byte-level BPE)`);
 }
 
 function gpt2Tokenizer(g: GgufFile, tokens: string[], bos: number, eos: number): Tokenizer {
@@ -308,7 +267,7 @@ function gpt2TokenizerJson(g: GgufFile, tokens: string[]): object {
       pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_REGEX[pre] }, behavior: 'Isolated', invert: false }, byteLevel],
     };
   } else throw new Error(`${g.file}: metadata 'tokenizer.ggml.pre' is ${preV ? describeValue(preV) : 'missing'}; slimllm reads "gpt2", "llama-bpe" and "qwen2"`);
-  const types = numberArray(g, 'tokenizer.ggml.token_type', tokens.length);
+  const types = g.numberArray('tokenizer.ggml.token_type', tokens.length);
   const vocab: Record<string, number> = {};
   const added: object[] = [];
   tokens.forEach((t, i) => {
@@ -324,7 +283,7 @@ function gpt2TokenizerJson(g: GgufFile, tokens: string[]): object {
     pre_tokenizer: preTokenizer,
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: pre !== 'gpt2', vocab, merges: stringArray(g, 'tokenizer.ggml.merges') },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: pre !== 'gpt2', vocab, merges: g.stringArray('tokenizer.ggml.merges') },
   };
 }
 
@@ -355,7 +314,7 @@ export function writeTokenizerFilesFromGguf(file: string, dir: string): void {
       writeHfTokenizerFiles(tok, dir);
       return;
     }
-    const tokens = stringArray(g, 'tokenizer.ggml.tokens');
+    const tokens = g.stringArray('tokenizer.ggml.tokens');
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(gpt2TokenizerJson(g, tokens)));
     const cfg = { tokenizer_class: 'PreTrainedTokenizerFast', bos_token: tokens[tok.bos], eos_token: tokens[tok.eos], clean_up_tokenization_spaces: false };
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
 import { encodeFloats } from './safetensors.js';
-import { openForReading } from './open-file.js';
+import { openForReading, readFully } from './open-file.js';
 
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -115,12 +115,7 @@ function fileSource(file: string): ByteSource {
     size,
     read(buf, position) {
       if (fd === null) throw new Error(`${file}: read after close`);
-      let done = 0;
-      while (done < buf.length) {
-        const n = fs.readSync(fd, buf, done, Math.min(1 << 30, buf.length - done), position + done);
-        if (n <= 0) throw new Error(`${file}: unexpected end of file at byte ${position + done}`);
-        done += n;
-      }
+      readFully(fd, buf, position, file);
     },
     close() {
       if (fd !== null) fs.closeSync(fd);
@@ -329,6 +324,74 @@ export class GgufFile {
   close(): void {
     this.src.close();
   }
+
+  // Typed metadata access: every mismatch is one error naming the file and the key.
+
+  private fail(key: string, v: GgufValue | undefined, want: string): never {
+    throw new Error(`${this.file}: metadata '${key}' is ${v === undefined ? 'missing' : describeValue(v)}, expected ${want}`);
+  }
+
+  str(key: string): string {
+    const v = this.metadata.get(key);
+    if (v?.type !== GgufType.STRING) this.fail(key, v, 'a STRING');
+    return v.value as string;
+  }
+
+  /** A non-negative integer scalar of any integer type (`dflt` when absent, if given). */
+  int(key: string, dflt?: number): number {
+    const v = this.metadata.get(key);
+    if (v === undefined && dflt !== undefined) return dflt;
+    const n = v === undefined || v.type === GgufType.ARRAY ? NaN : Number(v.value);
+    if (!(Number.isSafeInteger(n) && n >= 0) || typeof v?.value === 'boolean') this.fail(key, v, 'a non-negative integer');
+    return n;
+  }
+
+  /** A positive float (an f32 as the shortest decimal that rounds to it), `dflt` when absent. */
+  num(key: string, dflt: number): number {
+    const v = this.metadata.get(key);
+    if (v === undefined) return dflt;
+    const n = v.type === GgufType.FLOAT32 || v.type === GgufType.FLOAT64 ? (v.value as number) : NaN;
+    if (!(n > 0 && Number.isFinite(n))) this.fail(key, v, 'a positive FLOAT32');
+    return v.type === GgufType.FLOAT32 ? shortestF32(n) : n;
+  }
+
+  /** One non-negative integer per layer: a scalar (every layer alike) or an array of `n`. */
+  perLayer(key: string, n: number): number[] {
+    const v = this.metadata.get(key);
+    if (v?.type !== GgufType.ARRAY) return Array.from({ length: n }, () => this.int(key));
+    const ok = v.value.length === n && v.value.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+    if (!ok) this.fail(key, v, `${n} non-negative integers (one per layer)`);
+    return v.value as number[];
+  }
+
+  stringArray(key: string): string[] {
+    const v = this.metadata.get(key);
+    if (v?.type !== GgufType.ARRAY || v.elemType !== GgufType.STRING) this.fail(key, v, 'an array of STRING');
+    return v.value as string[];
+  }
+
+  /** `n` numbers, one per token. */
+  numberArray(key: string, n: number): number[] {
+    const v = this.metadata.get(key);
+    if (v?.type !== GgufType.ARRAY || typeof v.value[0] !== 'number' || v.value.length !== n) this.fail(key, v, `${n} numbers (one per token)`);
+    return v.value as number[];
+  }
+
+  /** A token id below `n` (`dflt` when absent). */
+  tokenId(key: string, n: number, dflt: number): number {
+    const id = this.int(key, dflt);
+    if (id >= n) this.fail(key, this.metadata.get(key), `a token id below ${n}`);
+    return id;
+  }
+}
+
+/** The shortest decimal that rounds to the f32 `x` (1e-5 read back as 1e-5, not 9.9999997e-6). */
+function shortestF32(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
 }
 
 function alignUp(n: number, a: number): number {

@@ -45,12 +45,6 @@ const MODEL_TYPE_ARCH: Record<string, string> = {
   [SLIMLLM_HF_MODEL_TYPE]: SLIMLLM_HF_ARCHITECTURE,
 };
 
-/** True when every layer has layer 0's head counts and FFN width (biases aside). */
-export function uniformWidths(layers: readonly LayerShape[]): boolean {
-  const l0 = layers[0];
-  return layers.every((s) => s.nHeads === l0.nHeads && s.nKvHeads === l0.nKvHeads && s.ffnDim === l0.ffnDim);
-}
-
 /** Biases a Llama checkpoint can hold that slimllm's model lacks: read only to check they are zero. */
 export const ZERO_BIAS_KEYS = ['qBias', 'kBias', 'vBias', 'gateBias', 'upBias'] as const;
 export type ZeroBiasKey = (typeof ZERO_BIAS_KEYS)[number];

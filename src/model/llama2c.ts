@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { type ModelConfig, ModelConfigSchema, uniformLayers } from './config.js';
 import { assertFinite } from './safetensors.js';
 import type { LayerWeights, ModelSource } from './weights.js';
-import { openForReading } from './open-file.js';
+import { openForReading, readFully } from './open-file.js';
 
 export const LLAMA2C_V1_MAGIC = 0x616b3432;
 const V1_HEADER_BYTES = 256;
@@ -180,12 +180,7 @@ export class Llama2cSource implements ModelSource {
     const out = new Float32Array(count);
     const buf = new Uint8Array(out.buffer);
     const pos = this.layout.headerBytes + 4 * offsetFloats;
-    let done = 0;
-    while (done < buf.length) {
-      const n = fs.readSync(this.fd, buf, done, Math.min(1 << 30, buf.length - done), pos + done);
-      if (n <= 0) throw new Error(`${this.origin}: unexpected end of file reading ${what}`);
-      done += n;
-    }
+    readFully(this.fd, buf, pos, `${this.origin}: ${what}`);
     assertFinite(out, `${this.origin}: ${what}`);
     return out;
   }

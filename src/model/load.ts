@@ -7,16 +7,31 @@ import { openHf } from './hf.js';
 import { openLlama2c } from './llama2c.js';
 import type { ModelSource, ModelWeights } from './weights.js';
 
+export const SOURCE_FORMATS = ['llama2c', 'hf', 'gguf'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+/** The format a model path is in, from what it is (a folder, its config.json) or its extension. */
+export function sourceFormatOf(p: string): SourceFormat | null {
+  if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() || path.basename(p) === 'config.json') return 'hf';
+  if (p.endsWith('.bin')) return 'llama2c';
+  if (p.endsWith('.gguf')) return 'gguf';
+  return null;
+}
+
 export function openModel(p: string): ModelSource {
   const st = fs.statSync(p, { throwIfNoEntry: false });
   if (!st) throw new Error(`${p}: no such file or folder`);
-  if (st.isDirectory()) {
-    if (fs.existsSync(path.join(p, 'config.json'))) return openHf(p);
-    throw new Error(`${p}: folder has no config.json (expected a Hugging Face checkpoint folder)`);
+  switch (sourceFormatOf(p)) {
+    case 'hf': {
+      if (!st.isDirectory()) return openHf(path.dirname(p));
+      if (fs.existsSync(path.join(p, 'config.json'))) return openHf(p);
+      throw new Error(`${p}: folder has no config.json (expected a Hugging Face checkpoint folder)`);
+    }
+    case 'llama2c':
+      return openLlama2c(p);
+    case 'gguf':
+      return openGguf(p);
   }
-  if (path.basename(p) === 'config.json') return openHf(path.dirname(p));
-  if (p.endsWith('.bin')) return openLlama2c(p);
-  if (p.endsWith('.gguf')) return openGguf(p);
   if (p.endsWith('.safetensors')) {
     throw new Error(`${p}: a bare safetensors file has no config; give the folder holding it and its config.json`);
   }

@@ -22,3 +22,17 @@ export function readWholeFile(file: string, what: string): Buffer {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Fills `buf` from `position` of an open file, in reads of at most 1 GiB (readSync's length is a
+ * 32-bit int). A short file is an error naming `where`.
+ */
+export function readFully(fd: number, buf: Uint8Array, position: number, where: string): void {
+  const CHUNK = 1 << 30;
+  let done = 0;
+  while (done < buf.length) {
+    const n = fs.readSync(fd, buf, done, Math.min(CHUNK, buf.length - done), position + done);
+    if (n <= 0) throw new Error(`${where}: unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+}

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
-import { openForReading } from './open-file.js';
+import { openForReading, readFully } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -112,7 +112,7 @@ export class SafetensorsFile {
       const size = fs.fstatSync(fd).size;
       if (size < 8) throw new Error(`${file}: ${size} bytes, too short for a safetensors file (the header length alone is 8)`);
       const lenBuf = Buffer.alloc(8);
-      readFully(fd, lenBuf, 0);
+      readFully(fd, lenBuf, 0, file);
       const headerLen = lenBuf.readBigUInt64LE(0);
       if (headerLen > BigInt(MAX_HEADER_BYTES)) {
         throw new Error(`${file}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
@@ -122,7 +122,7 @@ export class SafetensorsFile {
         throw new Error(`${file}: header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
       }
       const headerBuf = Buffer.alloc(n);
-      readFully(fd, headerBuf, 8);
+      readFully(fd, headerBuf, 8, file);
       let text: string;
       try {
         text = utf8Strict.decode(headerBuf);
@@ -167,11 +167,11 @@ export class SafetensorsFile {
     const pos = this.dataStart + t.begin;
     if (t.dtype === 'F32') {
       const out = new Float32Array(count);
-      readFully(this.fd, new Uint8Array(out.buffer), pos);
+      readFully(this.fd, new Uint8Array(out.buffer), pos, `${this.file}: tensor '${name}'`);
       return out;
     }
     const bits = new Uint16Array(count);
-    readFully(this.fd, new Uint8Array(bits.buffer), pos);
+    readFully(this.fd, new Uint8Array(bits.buffer), pos, `${this.file}: tensor '${name}'`);
     const out = new Float32Array(count);
     if (t.dtype === 'BF16') {
       const u = new Uint32Array(out.buffer);
@@ -255,17 +255,6 @@ function parseHeader(
     throw new Error(`${file}: ${dataLen - covered} bytes after the last tensor's data (the tensors must cover the data section exactly: trailing bytes, or a header length that is off?)`);
   }
   return { tensors, metadata };
-}
-
-// Positioned reads of at most 1 GiB per call (readSync's length is a 32-bit int).
-function readFully(fd: number, buf: Uint8Array, position: number): void {
-  const CHUNK = 1 << 30;
-  let done = 0;
-  while (done < buf.length) {
-    const n = fs.readSync(fd, buf, done, Math.min(CHUNK, buf.length - done), position + done);
-    if (n <= 0) throw new Error(`unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

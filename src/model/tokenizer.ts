@@ -283,10 +283,19 @@ export class HfTokenizer implements Tokenizer {
    * eos_token, else from the usual piece names, else from `fallback` (e.g. the model config's).
    */
   static fromFile(file: string, ids?: { bos?: number; eos?: number }, fallback?: { bos: number; eos: number }): HfTokenizer {
-    const json = readJson(file);
-    const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
-    const cfg = (fs.existsSync(cfgFile) ? readJson(cfgFile) : {}) as Record<string, unknown>;
-    const tok = new HfTokenizerImpl(json as object, cfg);
+    const { json, cfg } = readTokenizerJson(file);
+    return HfTokenizer.fromParsed(json, cfg, file, ids, fallback);
+  }
+
+  /** As fromFile, from a tokenizer.json and its tokenizer_config.json already parsed. */
+  static fromParsed(
+    json: object,
+    cfg: Record<string, unknown>,
+    file: string,
+    ids?: { bos?: number; eos?: number },
+    fallback?: { bos: number; eos: number },
+  ): HfTokenizer {
+    const tok = new HfTokenizerImpl(json, cfg);
     const special = (key: string, fallbacks: string[]): number | undefined => {
       const v = cfg[key];
       const name = typeof v === 'string' ? v : (v as { content?: unknown } | undefined)?.content;
@@ -332,6 +341,12 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new Error(`${file}: cannot read as JSON (${(e as Error).message})`);
   }
+}
+
+/** A tokenizer.json and the tokenizer_config.json beside it ({} when there is none), parsed. */
+export function readTokenizerJson(file: string): { json: object; cfg: Record<string, unknown> } {
+  const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
+  return { json: readJson(file) as object, cfg: (fs.existsSync(cfgFile) ? readJson(cfgFile) : {}) as Record<string, unknown> };
 }
 
 /**

@@ -14,10 +14,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeOnExit, removeStale, TEMP_NAME, tempName } from '../cleanup.js';
-import type { LayerShape, ModelConfig } from './config.js';
+import { type LayerShape, type ModelConfig, uniformWidths } from './config.js';
 import { checkGgufTarget, type GgufDtype, saveGguf } from './gguf-model.js';
 import { writeTokenizerFilesFromGguf } from './gguf-tokenizer.js';
-import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIMLLM_HF_MODEL_TYPE, uniformWidths, ZERO_BIAS_KEYS } from './hf.js';
+import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIMLLM_HF_MODEL_TYPE, ZERO_BIAS_KEYS } from './hf.js';
 import { finiteForSave, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer.js';
 import { writeHfTokenizerFiles } from './tokenizer-export.js';
