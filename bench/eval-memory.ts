@@ -21,7 +21,7 @@ async function child(dir: string, windows: number, seqLen: number): Promise<void
   const seqs = syntheticCalibration(src.config.vocabSize, windows, seqLen, 1);
   const r = await sequencesPerplexity(b, src, seqs, { onProgress: () => (peakRss = Math.max(peakRss, process.memoryUsage().rss)) });
   clearInterval(timer);
-  const out = { layers: src.config.nLayers, tokens: r.tokens, nll: r.nll, peakRssMB: peakRss / 2 ** 20, peakGpuMB: b.ctx.peakBytes / 2 ** 20 };
+  const out = { layers: src.config.nLayers, tokens: r.tokens, nll: r.nll, peakRssMB: peakRss / 2 ** 20, peakGpuMB: b.deviceMemory().peakBytes / 2 ** 20 };
   b.dispose();
   src.close();
   process.stdout.write(`${JSON.stringify(out)}\n`);

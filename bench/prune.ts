@@ -12,7 +12,7 @@
 // Memory: peakRssMB is the child's kernel high-water mark (Linux VmHWM, reset at the start of
 // the run; on lavapipe it includes the "GPU" buffers, which live in host memory) over pruning
 // and writing; pruneModel's own sampled figure is reported beside it. peakGpuMB is the high-water
-// mark of live pooled storage buffers (GpuContext.peakBytes).
+// mark of live pooled storage buffers (Backend.deviceMemory).
 //
 // Progress goes to stderr; the last stdout line is the JSON result.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -109,6 +109,12 @@ export interface DeviceResult {
   ratios: number[];
 }
 
+/** MB in live device buffers, or null on the CPU backend. */
+function liveMB(dev: Backend): number | null {
+  const m = dev.deviceMemory();
+  return m ? m.liveBytes / 2 ** 20 : null;
+}
+
 /** Runs one pruning measurement in this process (what the child does). */
 export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const calib = JSON.parse(fs.readFileSync(job.calib, 'utf8')) as number[][];
@@ -117,13 +123,12 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const dev = await createBackend(job.device);
   const inst = instrument(dev);
   const b = inst.backend;
-  const ctx = 'ctx' in dev ? (dev as unknown as { ctx: { liveBytes: number; peakBytes: number } }).ctx : null;
   const tag = `[${job.device}]`;
   const t0 = performance.now();
   const trace: DeviceResult['trace'] = [];
   const onProgress = (pr: PruneProgress) => {
     const r = mem.sample();
-    const g = ctx ? ctx.liveBytes / 2 ** 20 : null;
+    const g = liveMB(dev);
     const s = (performance.now() - t0) / 1000;
     trace.push({ layer: pr.layer, phase: pr.phase, s: round1(s), rssMB: round1(r), gpuLiveMB: g === null ? null : round1(g) });
     if (!job.quiet) log(`${tag} ${s.toFixed(1)} s  layer ${pr.layer + 1}/${pr.layers} ${pr.phase}  rss ${r.toFixed(0)} MB${g === null ? '' : `  gpu live ${g.toFixed(0)} MB`}`);
@@ -144,7 +149,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     const out = await pruneModel(b, src, calib, run, onProgress);
     report = out.report;
     prunePeak = mem.peak();
-    if (ctx) gpuLiveAfterMB = ctx.liveBytes / 2 ** 20;
+    gpuLiveAfterMB = liveMB(dev);
     dev.dispose();
     if (!job.quiet) log(`${tag} pruned in ${(report.timeMs.total / 1000).toFixed(1)} s; writing`);
     const tw = performance.now();

@@ -43,10 +43,17 @@ export interface CovStats<T extends Tensor = Tensor> {
   sumsq: T; // [K]
 }
 
+/** Device memory held in tensors: bytes live now and the high-water mark since creation. */
+export interface DeviceMemory {
+  readonly liveBytes: number;
+  readonly peakBytes: number;
+}
+
 export interface Backend<T extends Tensor = Tensor> {
-  readonly kind: 'gpu' | 'cpu';
   /** Human-readable device name (adapter name or 'cpu'). */
   readonly deviceName: string;
+  /** Device memory figures; null where tensors live in ordinary JavaScript memory (the CPU twin). */
+  deviceMemory(): DeviceMemory | null;
 
   upload(data: Float32Array, shape: readonly number[]): T;
   read(t: T): Promise<Float32Array>;

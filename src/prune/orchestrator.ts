@@ -385,7 +385,8 @@ async function pruneInto<T extends Tensor>(
   const model = storedModel(config, store, { embedding: table, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
   const before = decoderLinearParams(c);
   const after = decoderLinearParams(config);
-  const gpuPeak = 'ctx' in b ? (b as unknown as { ctx: { peakBytes: number } }).ctx.peakBytes / 2 ** 20 : null;
+  const memory = b.deviceMemory();
+  const gpuPeak = memory ? memory.peakBytes / 2 ** 20 : null;
   return {
     model,
     report: {

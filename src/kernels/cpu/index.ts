@@ -12,8 +12,10 @@ import { CpuTensor } from './tensor.js';
 export { CpuTensor };
 
 export class CpuBackend implements Backend<CpuTensor> {
-  readonly kind = 'cpu' as const;
   readonly deviceName = 'cpu';
+  deviceMemory(): null {
+    return null;
+  }
   upload(data: Float32Array, shape: readonly number[]): CpuTensor {
     return new CpuTensor(data, shape);
   }

@@ -1,6 +1,6 @@
 // The GPU backend: every kernel dispatches a WGSL shader through the shared GpuContext.
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
-import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backend.js';
+import type { AttentionOptions, Backend, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
 import { COVARIANCE_SHADERS, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_SHADERS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_SHADERS, cholesky, choleskySolve } from './linalg.js';
@@ -11,7 +11,6 @@ import { TRANSFORMER_SHADERS, attention, rmsnorm, rope } from './transformer.js'
 export type { GpuTensor };
 
 export class GpuBackend implements Backend<GpuTensor> {
-  readonly kind = 'gpu' as const;
   private constructor(readonly ctx: GpuContext) {}
 
   static async create(ctx?: GpuContext): Promise<GpuBackend> {
@@ -29,6 +28,9 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   get deviceName(): string {
     return this.ctx.adapterName;
+  }
+  deviceMemory(): DeviceMemory {
+    return { liveBytes: this.ctx.liveBytes, peakBytes: this.ctx.peakBytes };
   }
   upload(data: Float32Array, shape: readonly number[]): GpuTensor {
     return this.ctx.upload(data, shape);
