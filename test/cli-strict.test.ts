@@ -108,7 +108,7 @@ describe('prune options: unknown, irrelevant and unreachable ones are refused', 
     );
     expect(() => parsePruneOptions({ ...base, lstsqDamping: 0.1 })).toThrow("lstsqDamping applies only to recovery 'lstsq', not to method 'slimllm' with recovery 'regression'");
     expect(() => parsePruneOptions({ layerRatio: 0.2, calibration: { tokens: [[1, 2]], text: 'x' } })).toThrow('invalid prune options: calibration: give tokens or text, not both');
-    const { solveP } = await import('../src/prune/orchestrator.js');
+    const { solveP } = await import('../src/prune/ratios.js');
     const { loadModelWeights } = await import('../src/model/load.js');
     const c = loadModelWeights(bundled.model()).config;
     expect(() => solveP(c, (p) => c.layers.map((_, l) => (l === 0 ? 0 : p)), 0.95)).toThrow(/^targetRatio 0.95 cannot be reached: at most 0\.\d+ of the decoder's linear parameters/);

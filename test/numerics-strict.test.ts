@@ -40,7 +40,7 @@ describe('statistics that are not finite are reported, not turned into 0', () =>
 
 describe('degenerate calibration is reported', () => {
   it('one repeated token, too few positions: warnings in the report (and the CLI prints them)', async () => {
-    const { calibrationWarnings } = await import('../src/prune/orchestrator.js');
+    const { calibrationWarnings } = await import('../src/prune/calibration.js');
     const { loadModelWeights } = await import('../src/model/load.js');
     const { bundled } = await import('../src/paths.js');
     const c = loadModelWeights(bundled.model()).config;

@@ -57,11 +57,22 @@ export function uniformLayers(n: number, nHeads: number, nKvHeads: number, ffnDi
 }
 
 /** Parameters of the q/k/v/o/gate/up/down weights of one layer (no biases, norms, embeddings). */
-export function layerLinearParams(c: ModelConfig, l: number): number {
-  const s = c.layers[l];
+/**
+ * Decoder linear parameters that go with one prunable unit of a layer: a KV group (its query heads'
+ * q_proj rows and o_proj columns, its k_proj and v_proj rows) and an FFN channel (gate/up rows,
+ * down_proj column).
+ */
+export function unitParams(c: ModelConfig, s: LayerShape): { group: number; channel: number } {
   const D = c.hiddenSize;
   const d = c.headDim;
-  return D * s.nHeads * d * 2 + D * s.nKvHeads * d * 2 + 3 * D * s.ffnDim;
+  const q = s.nHeads / s.nKvHeads;
+  return { group: 2 * q * d * D + 2 * d * D, channel: 3 * D };
+}
+
+export function layerLinearParams(c: ModelConfig, l: number): number {
+  const s = c.layers[l];
+  const u = unitParams(c, s);
+  return s.nKvHeads * u.group + s.ffnDim * u.channel;
 }
 
 export function decoderLinearParams(c: ModelConfig): number {

@@ -1,6 +1,6 @@
 // The decoder forward pass, written once over the Backend interface (so the GPU path and its CPU
-// twin share every line). Weights are uploaded one layer at a time; the pruner drives the
-// sub-steps (attention heads, MLP hidden) directly.
+// twin share every line). Weights are uploaded one layer at a time; passes watch the inside of a
+// layer through taps, and the pruner computes a module's inputs alone (attentionInput, mlpInputs).
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { LayerShape, ModelConfig } from './config.js';
 import type { LayerWeights } from './weights.js';
@@ -80,35 +80,66 @@ export function mlpHidden<T extends Tensor>(b: Backend<T>, dl: DeviceLayer<T>, x
   return hid;
 }
 
-/** h + o_proj(attention(RMSNorm(h))). */
-export function attentionBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number): T {
+/**
+ * What a pass may watch inside a layer (statistics, layer scores). A tap sees a tensor the layer
+ * computes anyway and must not free or keep it.
+ */
+export interface LayerTaps<T extends Tensor = Tensor> {
+  /** o_proj's input: per-head attention outputs Z [rows, H·d]. */
+  heads?: (z: T) => void;
+  /** The MLP's input after its RMSNorm [rows, D]. */
+  mlpInput?: (x: T) => void;
+  /** down_proj's input: SwiGLU hidden activations [rows, F]. */
+  mlpHidden?: (hid: T) => void;
+  /** The layer's input and output hidden states [rows, D]. */
+  output?: (input: T, output: T) => void;
+}
+
+/** Z = attention heads of RMSNorm_att(h) [rows, H·d]: o_proj's input. */
+export function attentionInput<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number): T {
   const x = b.rmsnorm(h, dl.attnNorm, c.rmsNormEps);
   const z = attentionHeads(b, c, dl, x, seqLen);
   b.free(x);
-  const o = b.linear(z, dl.wo, dl.oBias);
-  b.free(z);
-  const out = b.add(h, o);
-  b.free(o);
-  return out;
+  return z;
 }
 
-/** h + down_proj(SwiGLU(RMSNorm(h))). */
-export function mlpBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T): T {
+/** x = RMSNorm_ffn(h) and the SwiGLU hidden activations of x: the MLP's input and down_proj's. */
+export function mlpInputs<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T): { x: T; hid: T } {
   const x = b.rmsnorm(h, dl.ffnNorm, c.rmsNormEps);
-  const hid = mlpHidden(b, dl, x);
-  b.free(x);
-  const y = b.linear(hid, dl.wDown, dl.downBias);
-  b.free(hid);
+  return { x, hid: mlpHidden(b, dl, x) };
+}
+
+/** h + W·z (+ bias): an output projection added to the residual stream; frees z. */
+function residual<T extends Tensor>(b: Backend<T>, h: T, z: T, w: T, bias: T | null): T {
+  const y = b.linear(z, w, bias);
+  b.free(z);
   const out = b.add(h, y);
   b.free(y);
   return out;
 }
 
+/** h + o_proj(attention(RMSNorm(h))). */
+export function attentionBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number, taps: LayerTaps<T> = {}): T {
+  const z = attentionInput(b, c, dl, h, seqLen);
+  taps.heads?.(z);
+  return residual(b, h, z, dl.wo, dl.oBias);
+}
+
+/** h + down_proj(SwiGLU(RMSNorm(h))). */
+export function mlpBlock<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, taps: LayerTaps<T> = {}): T {
+  const { x, hid } = mlpInputs(b, c, dl, h);
+  taps.mlpInput?.(x);
+  b.free(x);
+  taps.mlpHidden?.(hid);
+  return residual(b, h, hid, dl.wDown, dl.downBias);
+}
+
 /** One full decoder layer over a batch of equal-length sequences (rows = batch·seqLen). */
-export function decoderLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number): T {
-  const h1 = attentionBlock(b, c, dl, h, seqLen);
-  const h2 = mlpBlock(b, c, dl, h1);
+export function decoderLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: DeviceLayer<T>, h: T, seqLen: number, taps: LayerTaps<T> = {}): T {
+  const h1 = attentionBlock(b, c, dl, h, seqLen, taps);
+  const h2 = mlpBlock(b, c, dl, h1, taps);
   b.free(h1);
+  taps.output?.(h, h2);
   return h2;
 }
 

@@ -3,16 +3,11 @@
 // so device memory holds one layer's weights plus the hidden states of the pass.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
-import { decoderLayer, embedTokens, freeLayer, uploadLayer } from './forward.js';
+import { freeLayer, uploadLayer } from './forward.js';
+import { defaultBatchRows, HiddenStream, planBatches, type Batch } from './stream.js';
 import type { ModelSource } from './weights.js';
 
-/** Equal-length sequences run together: rows = sequences × seqLen. */
-export interface Batch<T extends Tensor = Tensor> {
-  /** Indices of the sequences (in the caller's list) in this batch. */
-  members: number[];
-  seqLen: number;
-  hidden: T;
-}
+export type { Batch };
 
 export interface RunnerOptions {
   /** Upper bound on the rows of one batch (bounds every intermediate tensor). */
@@ -20,43 +15,6 @@ export interface RunnerOptions {
   /** Upper bound on the tokens whose hidden states one pass holds. */
   maxPassTokens?: number;
   onProgress?: (done: number, total: number, what: string) => void;
-}
-
-/**
- * Row budget of one batch so that the widest intermediate (FFN hidden, attention heads or logits
- * rows) stays under the device's binding limit and a fixed 64 MiB working size.
- */
-export function defaultBatchRows(c: ModelConfig): number {
-  const widest = Math.max(c.hiddenSize, c.vocabSize, ...c.layers.map((l) => Math.max(l.ffnDim, l.nHeads * c.headDim)));
-  return Math.max(1, Math.floor((64 * 2 ** 20) / (4 * widest)));
-}
-
-/** Groups sequences into passes and equal-length batches (order inside a batch = input order). */
-export function planBatches(lengths: number[], maxBatchRows: number, maxPassTokens: number): number[][][] {
-  const passes: number[][][] = [];
-  let pass: number[][] = [];
-  let passTokens = 0;
-  const open = new Map<number, number[]>(); // seqLen → current batch in this pass
-  for (let i = 0; i < lengths.length; i++) {
-    const n = lengths[i];
-    if (n === 0) continue;
-    if (passTokens + n > maxPassTokens && pass.length > 0) {
-      passes.push(pass);
-      pass = [];
-      passTokens = 0;
-      open.clear();
-    }
-    let batch = open.get(n);
-    if (!batch || (batch.length + 1) * n > maxBatchRows) {
-      batch = [];
-      pass.push(batch);
-      open.set(n, batch);
-    }
-    batch.push(i);
-    passTokens += n;
-  }
-  if (pass.length > 0) passes.push(pass);
-  return passes;
 }
 
 /**
@@ -82,25 +40,18 @@ export async function runDecoder<T extends Tensor>(
   const steps = passes.length * (c.nLayers + 1);
   let step = 0;
   for (const pass of passes) {
-    const batches: Batch<T>[] = pass.map((members) => {
-      const seqLen = lengths[members[0]];
-      const ids = members.flatMap((m) => seqs[m] as number[]);
-      return { members, seqLen, hidden: b.upload(embedTokens(c, table, ids), [ids.length, c.hiddenSize]) };
-    });
-    for (let l = 0; l < c.nLayers; l++) {
-      const dl = uploadLayer(b, c, l, src.layer(l));
-      for (const batch of batches) {
-        const next = decoderLayer(b, c, dl, batch.hidden, batch.seqLen);
-        b.free(batch.hidden);
-        batch.hidden = next;
+    const stream = HiddenStream.embed(b, c, table, seqs, pass);
+    try {
+      for (let l = 0; l < c.nLayers; l++) {
+        const dl = uploadLayer(b, c, l, src.layer(l));
+        stream.throughLayer(dl);
+        freeLayer(b, dl);
+        opts.onProgress?.(++step, steps, `layer ${l}`);
+        await yieldToEventLoop(); // lets a signal (Ctrl-C) be handled between layers on the CPU backend too
       }
-      freeLayer(b, dl);
-      opts.onProgress?.(++step, steps, `layer ${l}`);
-      await yieldToEventLoop(); // lets a signal (Ctrl-C) be handled between layers on the CPU backend too
-    }
-    for (const batch of batches) {
-      await consume(batch);
-      b.free(batch.hidden);
+      for (const batch of stream.batches) await consume(batch);
+    } finally {
+      stream.free();
     }
     opts.onProgress?.(++step, steps, 'logits');
   }

@@ -6,10 +6,10 @@
 //   random    — seeded uniform choice, the floor.
 // Every method prunes the ctx.nPrune lowest-scoring units (ties: the lower index is pruned first).
 import type { Backend, Tensor } from '../kernels/backend.js';
-import { decoderLinearParams } from '../model/config.js';
-import { attentionHeads, embedTokens, freeLayer, mlpHidden, uploadLayer } from '../model/forward.js';
-import { defaultBatchRows, planBatches } from '../model/runner.js';
-import type { ModelSource } from '../model/weights.js';
+import { decoderLinearParams, unitParams, type ModelConfig } from '../model/config.js';
+import { freeLayer, uploadLayer } from '../model/forward.js';
+import { HiddenStream } from '../model/stream.js';
+import type { LayerWeights, ModelSource } from '../model/weights.js';
 import { seededRandom } from './calibration.js';
 import { deviceDiagonal } from './products.js';
 import { outputProjection, type ModuleContext, type ModuleKind, type PruningMethod, type Selection } from './module.js';
@@ -250,71 +250,50 @@ export interface FlapPlanOptions {
 
 /**
  * Dense pass for FLAP's metrics (the reference scores every layer on the unpruned model, then
- * thresholds globally). Streams the calibration batch by batch like the orchestrator.
+ * thresholds globally): the calibration stream runs through each layer whole while taps gather the
+ * inputs of o_proj and down_proj.
  */
 export async function flapDenseMetrics<T extends Tensor>(b: Backend<T>, src: ModelSource, calib: number[][], o: FlapPlanOptions = {}): Promise<FlapLayerMetrics[]> {
   const c = src.config;
-  const D = c.hiddenSize;
-  const d = c.headDim;
-  const seqLen = calib[0].length;
-  const rows = Math.max(o.batchRows ?? defaultBatchRows(c), seqLen);
-  const plan = planBatches(calib.map((s) => s.length), rows, Number.MAX_SAFE_INTEGER)[0];
-  const table = src.embedding();
-  const hidden: (T | null)[] = plan.map((members) => {
-    const ids = members.flatMap((m) => calib[m]);
-    return b.upload(embedTokens(c, table, ids), [ids.length, D]);
-  });
+  const stream = HiddenStream.calibration(b, src, calib, o.batchRows);
   const out: FlapLayerMetrics[] = [];
   try {
     for (let l = 0; l < c.nLayers; l++) {
       o.onProgress?.(l, c.nLayers);
-      const s = c.layers[l];
-      const w = src.layer(l);
-      const dl = uploadLayer(b, c, l, w);
-      const nA = s.nHeads * d;
-      const statsA = b.covInit(nA);
-      const statsM = b.covInit(s.ffnDim);
-      for (let i = 0; i < hidden.length; i++) {
-        const h = hidden[i] as T;
-        const x = b.rmsnorm(h, dl.attnNorm, c.rmsNormEps);
-        const z = attentionHeads(b, c, dl, x, seqLen);
-        b.free(x);
-        b.covAccumulate(statsA, z);
-        const att = b.linear(z, dl.wo, dl.oBias);
-        b.free(z);
-        const h1 = b.add(h, att);
-        b.free(att);
-        b.free(h);
-        hidden[i] = null;
-        const x2 = b.rmsnorm(h1, dl.ffnNorm, c.rmsNormEps);
-        const hid = mlpHidden(b, dl, x2);
-        b.free(x2);
-        b.covAccumulate(statsM, hid);
-        const y = b.linear(hid, dl.wDown, dl.downBias);
-        b.free(hid);
-        hidden[i] = b.add(h1, y);
-        b.free(y);
-        b.free(h1);
-      }
-      await b.sync();
-      const varA = (await deviceDiagonal(b, statsA.m2, nA)).map((v) => v / statsA.count);
-      const varM = (await deviceDiagonal(b, statsM.m2, s.ffnDim)).map((v) => v / statsM.count);
-      b.covFree(statsA);
-      b.covFree(statsM);
-      freeLayer(b, dl);
-      const q = s.nHeads / s.nKvHeads;
-      out.push({
-        attention: flapColumnMetric(w.wo, D, nA, varA),
-        colsPerGroup: q * d,
-        groupParams: 2 * q * d * D + 2 * d * D,
-        mlp: flapColumnMetric(w.wDown, D, s.ffnDim, varM),
-        channelParams: 3 * D,
-      });
+      out.push(await flapLayerMetrics(b, c, l, src.layer(l), stream));
     }
   } finally {
-    for (const h of hidden) if (h) b.free(h);
+    stream.free();
   }
   return out;
+}
+
+/** One layer of FLAP's dense pass: the stream moves through the layer, its metrics come back. */
+async function flapLayerMetrics<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights, stream: HiddenStream<T>): Promise<FlapLayerMetrics> {
+  const s = c.layers[l];
+  const D = c.hiddenSize;
+  const nA = s.nHeads * c.headDim;
+  const dl = uploadLayer(b, c, l, w);
+  const statsA = b.covInit(nA);
+  const statsM = b.covInit(s.ffnDim);
+  try {
+    stream.throughLayer(dl, { heads: (z) => b.covAccumulate(statsA, z), mlpHidden: (hid) => b.covAccumulate(statsM, hid) });
+    await b.sync();
+    const varA = (await deviceDiagonal(b, statsA.m2, nA)).map((v) => v / statsA.count);
+    const varM = (await deviceDiagonal(b, statsM.m2, s.ffnDim)).map((v) => v / statsM.count);
+    const unit = unitParams(c, s);
+    return {
+      attention: flapColumnMetric(w.wo, D, nA, varA),
+      colsPerGroup: nA / s.nKvHeads,
+      groupParams: unit.group,
+      mlp: flapColumnMetric(w.wDown, D, s.ffnDim, varM),
+      channelParams: unit.channel,
+    };
+  } finally {
+    b.covFree(statsA);
+    b.covFree(statsM);
+    freeLayer(b, dl);
+  }
 }
 
 /** FLAP's adaptive widths for a target fraction of decoder linear parameters. */

@@ -5,7 +5,9 @@ import type { Backend, Tensor } from '../kernels/backend.js';
 import type { ModelSource } from '../model/weights.js';
 import { baselineMethod, flapMethod, flapPlan } from './baselines.js';
 import type { PruningMethod } from './module.js';
-import { checkCalibration, type PruneProgress, type RatioPolicy } from './orchestrator.js';
+import { checkCalibration } from './calibration.js';
+import type { PruneProgress } from './orchestrator.js';
+import type { RatioPolicy } from './ratios.js';
 import type { RecoveryName } from './recoveries.js';
 import { slimllmMethod } from './slimllm.js';
 

@@ -1,6 +1,8 @@
-// Layer-based importance ratio (ALGORITHM.md section 2): which layers are pruned and how hard.
+// Layer-based importance ratio (docs/algorithm.md): which layers are pruned and how hard.
 // Layers whose output is most similar to their input (high mean cosine) matter least; the top K of
-// them are pruned, with per-layer ratios from a softmax so that their mean is exactly p.
+// them are pruned, with per-layer ratios from a softmax so that their mean is exactly p. Also the
+// other ratio policies (one ratio for every layer; widths decided beforehand) and the solve for p.
+import { decoderLinearParams, layerLinearParams, unitParams, type ModelConfig } from '../model/config.js';
 import { roundHalfEven, stableArgsort } from './stats-math.js';
 
 export interface LayerRatios {
@@ -57,4 +59,76 @@ export function unitsToPrune(ratio: number, units: number): { n: number; bounded
   if (!Number.isInteger(units) || units < 1) throw new Error(`unitsToPrune: units must be a positive integer, got ${units}`);
   const raw = roundHalfEven(ratio * units);
   return raw > units - 1 ? { n: units - 1, bounded: true } : { n: raw, bounded: false };
+}
+
+/** How much each layer loses: SlimLLM's layer-based ratio, or one ratio for every layer. */
+export type RatioPolicy =
+  | { kind: 'layer-based'; p?: number; targetRatio?: number; K: number; alpha: number }
+  | { kind: 'uniform'; p?: number; targetRatio?: number }
+  /** Head groups / FFN channels to remove per layer, decided beforehand (FLAP's global threshold). */
+  | { kind: 'explicit'; heads: number[]; channels: number[] };
+
+/** Fraction of decoder linear parameters removed by given per-layer ratios (before any method bound). */
+export function removedFraction(c: ModelConfig, ratios: number[]): number {
+  let removed = 0;
+  ratios.forEach((r, l) => {
+    if (r <= 0) return;
+    const s = c.layers[l];
+    const unit = unitParams(c, s);
+    removed += unitsToPrune(r, s.nKvHeads).n * unit.group + unitsToPrune(r, s.ffnDim).n * unit.channel;
+  });
+  return removed / decoderLinearParams(c);
+}
+
+/** Solves p (bisection) so that ratios(p) remove the fraction of parameters closest to `target`. */
+export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target: number): number {
+  if (target <= 0) return 0;
+  const frac = (p: number) => removedFraction(c, ratiosOf(p));
+  let lo = 0;
+  let hi = 0.999999;
+  // Refused rather than silently removing less than asked.
+  if (frac(hi) < target) {
+    throw new Error(`targetRatio ${target} cannot be reached: at most ${frac(hi).toFixed(4)} of the decoder's linear parameters can be removed with these settings (K, alpha, method)`);
+  }
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (frac(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return Math.abs(frac(lo) - target) <= Math.abs(frac(hi) - target) ? lo : hi;
+}
+
+/** The per-layer ratios a policy gives, with the p, K and alpha the report states. */
+export function resolveRatios(c: ModelConfig, scores: number[], pol: RatioPolicy): { p: number; K: number; alpha: number; ratios: number[] } {
+  const L = c.nLayers;
+  if (pol.kind === 'explicit') return explicitRatios(c, pol);
+  const ratiosOf =
+    pol.kind === 'layer-based'
+      ? (p: number) => layerRatios(scores, p, pol.K, pol.alpha).ratios
+      : (p: number) => Array.from({ length: L }, () => p);
+  const p = pol.p ?? solveP(c, ratiosOf, pol.targetRatio ?? 0);
+  return { p, K: pol.kind === 'layer-based' ? pol.K : L, alpha: pol.kind === 'layer-based' ? pol.alpha : 0, ratios: ratiosOf(p) };
+}
+
+/** Widths decided beforehand: a layer's ratio is the fraction of its linear parameters removed; p, of the decoder's. */
+function explicitRatios(c: ModelConfig, pol: { heads: number[]; channels: number[] }): { p: number; K: number; alpha: number; ratios: number[] } {
+  const L = c.nLayers;
+  if (pol.heads.length !== L || pol.channels.length !== L) throw new Error(`explicit widths need ${L} layers, got ${pol.heads.length} / ${pol.channels.length}`);
+  let removed = 0;
+  const ratios = c.layers.map((s, l) => {
+    const [h, f] = [pol.heads[l], pol.channels[l]];
+    if (!(Number.isInteger(h) && h >= 0 && h < s.nKvHeads)) throw new Error(`layer ${l}: cannot remove ${h} of ${s.nKvHeads} head groups`);
+    if (!(Number.isInteger(f) && f >= 0 && f < s.ffnDim)) throw new Error(`layer ${l}: cannot remove ${f} of ${s.ffnDim} channels`);
+    const unit = unitParams(c, s);
+    const r = h * unit.group + f * unit.channel;
+    removed += r;
+    return r / layerLinearParams(c, l);
+  });
+  return { p: removed / decoderLinearParams(c), K: ratios.filter((r) => r > 0).length, alpha: 0, ratios };
+}
+
+/** How many head groups and channels layer l loses under a policy and its resolved ratio. */
+export function layerCut(pol: RatioPolicy, c: ModelConfig, l: number, ratio: number): { heads: { n: number; bounded: boolean }; channels: { n: number; bounded: boolean } } {
+  if (pol.kind === 'explicit') return { heads: { n: pol.heads[l], bounded: false }, channels: { n: pol.channels[l], bounded: false } };
+  return { heads: unitsToPrune(ratio, c.layers[l].nKvHeads), channels: unitsToPrune(ratio, c.layers[l].ffnDim) };
 }
