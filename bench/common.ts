@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../src/paths.js';
-import { seededRandom } from '../src/prune/calibration.js';
+import { seededRandom } from '../src/corpus.js';
 
 /** The library's seeded uniform [0, 1) generator (Mulberry32): one definition for benches and calibration. */
 export const rng = seededRandom;

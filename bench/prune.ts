@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
 import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
-import { layerStoreFor } from '../src/prune/layer-store.js';
+import { layerStoreFor } from '../src/model/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
 import { regressionRecovery } from '../src/prune/recoveries.js';
 import { slimllmMethod } from '../src/prune/slimllm.js';

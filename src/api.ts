@@ -1,11 +1,11 @@
 // The high-level API: load, evaluate and prune models, each call owning its backend unless the
 // caller passes one (so a pipeline can share one GPU device across calls).
 import { createBackend, type Backend, type DeviceKind } from './kernels/index.js';
-import { sequencesPerplexity, storiesSequences, windowSequences, type PerplexityResult } from './eval/perplexity.js';
+import { calibrationFromText, storiesSequences, windowSequences } from './corpus.js';
+import { sequencesPerplexity, type PerplexityResult } from './eval/perplexity.js';
 import { openModel } from './model/load.js';
 import { loadTokenizer, type Tokenizer, tokenizerFileFor } from './model/tokenizer.js';
 import { inMemorySource, type ModelSource, type ModelWeights } from './model/weights.js';
-import { calibrationFromText } from './prune/calibration.js';
 import { parsePruneOptions, type PruneOptionsInput } from './prune/options.js';
 import type { PruneProgress, PruneReport } from './prune/orchestrator.js';
 import { pruneWithOptions } from './prune/run.js';

@@ -1,6 +1,6 @@
 // slimllm's public API.
 export { prune, evaluatePerplexity, tokenizerFor, type ModelInput, type EvaluateOptions, type PruneCallOptions } from './api.js';
-export { openModel as loadModel, loadModelWeights } from './model/load.js';
+export { openModel, loadModelWeights } from './model/load.js';
 export { saveModel, type SaveModelOptions } from './model/writer.js';
 export { loadTokenizer, type Tokenizer } from './model/tokenizer.js';
 export { convertLlama2cToHf, convertModel, type SourceFormat, type TargetFormat } from './model/convert.js';
@@ -14,6 +14,8 @@ export type { PruneReport, LayerReport, PruneProgress } from './prune/orchestrat
 export type { PerplexityResult } from './eval/perplexity.js';
 export { createBackend, CpuBackend, GpuBackend, type Backend, type DeviceKind } from './kernels/index.js';
 export { NoGpuAdapterError } from './gpu/device.js';
-export { runCompare, compareMarkdown, compareSvg, type CompareOptions, type CompareResult } from './prune/compare.js';
+export { runCompare, type CompareOptions, type CompareResult } from './compare/run.js';
+export { compareMarkdown } from './compare/markdown.js';
+export { compareSvg } from './compare/svg.js';
 export { METHOD_NAMES, type MethodName } from './prune/methods.js';
 export type { PruningMethod, Recovery, ModuleContext } from './prune/module.js';

@@ -21,7 +21,10 @@ import {
   wandaSpScores,
   type FlapLayerMetrics,
 } from '../src/prune/baselines.js';
-import { compareMarkdown, compareSvg, expandGrid, type CompareResult } from '../src/prune/compare.js';
+import { expandGrid } from '../src/compare/grid.js';
+import { compareMarkdown } from '../src/compare/markdown.js';
+import type { CompareResult } from '../src/compare/run.js';
+import { compareSvg } from '../src/compare/svg.js';
 import type { ModuleContext, ModuleKind } from '../src/prune/module.js';
 import { PhaseTimer } from '../src/prune/timer.js';
 import { bundled } from '../src/paths.js';

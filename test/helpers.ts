@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { prune } from '../src/api.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { GpuBackend } from '../src/kernels/gpu/index.js';
-import { seededRandom } from '../src/prune/calibration.js';
+import { seededRandom } from '../src/corpus.js';
 
 /** The library's seeded generator (Mulberry32), so tests and calibration share one definition. */
 export const rng = seededRandom;

@@ -1,7 +1,6 @@
 // Perplexity: mean next-token NLL over documents (stories protocol) or fixed windows.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { runDecoder, type RunnerOptions, uploadHead, withLogits } from '../model/runner.js';
-import type { Tokenizer } from '../model/tokenizer.js';
 import type { ModelSource } from '../model/weights.js';
 
 export interface PerplexityResult {
@@ -60,39 +59,4 @@ export async function sequencesPerplexity<T extends Tensor>(
   if (count === 0) throw new Error('no tokens to score: every sequence is shorter than 2 tokens');
   const nll = sum / count;
   return { nll, ppl: Math.exp(nll), tokens: count };
-}
-
-/** Documents of a corpus file split on `<|endoftext|>`, trimmed, empty ones dropped. */
-export function splitStories(text: string): string[] {
-  return text
-    .split('<|endoftext|>')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-}
-
-/** Parses a range 'a:b' (half-open, Python style). */
-export function parseRange(spec: string, n: number): [number, number] {
-  const m = /^(\d*):(\d*)$/.exec(spec.trim());
-  if (!m) throw new Error(`range '${spec}' is not of the form a:b`);
-  const a = m[1] === '' ? 0 : Number(m[1]);
-  const bEnd = m[2] === '' ? n : Math.min(n, Number(m[2]));
-  if (a >= bEnd) throw new Error(`range '${spec}' is empty for ${n} documents`);
-  return [a, bEnd];
-}
-
-/** Stories protocol: per document [BOS] + encode(strip(doc)), truncated to maxLen. */
-export function storiesSequences(tok: Tokenizer, text: string, range: string, maxLen: number): number[][] {
-  const docs = splitStories(text);
-  const [a, bEnd] = parseRange(range, docs.length);
-  return docs.slice(a, bEnd).map((d) => tok.encode(d, { bos: true }).slice(0, maxLen));
-}
-
-/** Windows protocol: the whole text as one stream, cut into non-overlapping windows of seqLen tokens. */
-export function windowSequences(tok: Tokenizer, text: string, seqLen: number): number[][] {
-  if (!(Number.isInteger(seqLen) && seqLen >= 2)) throw new Error(`seqLen ${seqLen}: a window needs at least 2 tokens (one to predict from, one to score)`);
-  const ids = tok.encode(text, { bos: true });
-  const out: number[][] = [];
-  for (let i = 0; i + seqLen <= ids.length; i += seqLen) out.push(ids.slice(i, i + seqLen));
-  if (out.length === 0) throw new Error(`the text has ${ids.length} tokens, fewer than one window of ${seqLen}`);
-  return out;
 }

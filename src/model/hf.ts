@@ -127,6 +127,46 @@ export interface HfConfigRead {
 export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
   const j = raw as Record<string, unknown>;
+  const { arch, slimllmArch } = hfArchitecture(j, file);
+  refuseUnsupported(j, file);
+  const f = configFields(j, file);
+  const D = f.posInt('hidden_size');
+  const nLayers = f.posInt('num_hidden_layers', undefined, MAX_LAYERS);
+  const nHeads = f.posInt('num_attention_heads');
+  const nKvHeads = f.posInt('num_key_value_heads', nHeads);
+  if (j.head_dim === null) delete j.head_dim;
+  if (j.head_dim === undefined && D % nHeads !== 0) {
+    throw new Error(`${file}: hidden_size ${D} is not divisible by num_attention_heads ${nHeads} and head_dim is not given`);
+  }
+  const headDim = f.posInt('head_dim', D / nHeads);
+  const ffnDim = f.posInt('intermediate_size');
+  let maxSeqLen = f.posInt('max_position_embeddings', 2048); // LlamaConfig's default
+  // Mistral's sliding window: within it attention is ordinary causal attention, which is all the
+  // forward pass implements, so sequences are limited to the window.
+  if (typeof j.sliding_window === 'number' && j.sliding_window > 0) maxSeqLen = Math.min(maxSeqLen, j.sliding_window);
+  return {
+    config: {
+      // A slimllm folder runs as the Llama it is; the name only keeps Transformers away.
+      architecture: slimllmArch ? 'LlamaForCausalLM' : arch,
+      hiddenSize: D,
+      nLayers,
+      headDim,
+      vocabSize: f.posInt('vocab_size'),
+      rmsNormEps: f.posNum('rms_norm_eps', 1e-6), // LlamaConfig's default
+      ropeTheta: f.posNum('rope_theta', 10000),
+      ropeLayout: 'half',
+      tieEmbeddings: (j.tie_word_embeddings as boolean | undefined) ?? false, // LlamaConfig's default
+      maxSeqLen,
+      bosTokenId: f.tokenId('bos_token_id', 1),
+      eosTokenId: f.tokenId('eos_token_id', 2),
+      layers: configLayerShapes(j.slimllm, file, nLayers, { nHeads, nKvHeads, ffnDim, oBias: false, downBias: false }),
+    },
+    hasLayerExtension: j.slimllm !== undefined,
+  };
+}
+
+/** The architecture named by config.json (or implied by model_type), refused unless supported. */
+function hfArchitecture(j: Record<string, unknown>, file: string): { arch: string; slimllmArch: boolean } {
   let arch: unknown = Array.isArray(j.architectures) ? j.architectures[0] : undefined;
   if (arch === undefined) {
     arch = typeof j.model_type === 'string' ? MODEL_TYPE_ARCH[j.model_type] : undefined;
@@ -141,88 +181,60 @@ export function parseHfConfig(raw: unknown, file: string): HfConfigRead {
   if (slimllmArch && j.slimllm === undefined) {
     throw new Error(`${file}: architecture ${SLIMLLM_HF_ARCHITECTURE} needs the slimllm.layers block (the per-layer shapes), which is missing`);
   }
+  return { arch: arch as string, slimllmArch };
+}
+
+/** Settings the forward pass does not implement, and flags of the wrong type. */
+function refuseUnsupported(j: Record<string, unknown>, file: string): void {
   if (j.rope_scaling !== undefined && j.rope_scaling !== null) {
     throw new Error(`${file}: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported (only null)`);
   }
   if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
     throw new Error(`${file}: hidden_act ${JSON.stringify(j.hidden_act)} is not supported (only silu)`);
   }
-  for (const key of ['attention_bias', 'mlp_bias']) {
-    if (j[key] !== undefined && typeof j[key] !== 'boolean') throw new Error(`${file}: ${key} ${JSON.stringify(j[key])} is not a boolean`);
-  }
   // attention_bias / mlp_bias true are read: which biases exist is decided by the tensors present
   // (q/k/v/gate/up ones must then be all zero, checked when the folder is opened).
-
-  // Bounds well above any real model's, so that a corrupt value fails here, not as an allocation.
-  const posInt = (key: string, dflt?: number, max = MAX_WIDTH): number => {
-    const v = j[key] ?? dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new Error(`${file}: ${key} ${v === undefined ? 'is missing' : `${JSON.stringify(v)} is not a positive integer`}`);
-    }
-    if (v > max) throw new Error(`${file}: ${key} ${v} is larger than ${max} (corrupt config?)`);
-    return v;
-  };
-  const posNum = (key: string, dflt: number): number => {
-    const v = j[key] ?? dflt;
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a positive number`);
-    return v;
-  };
-  const tokenId = (key: string, dflt: number): number => {
-    let v = j[key] ?? dflt;
-    if (Array.isArray(v)) v = v[0]; // Llama 3 lists several EOS ids; the first is the main one
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a token id`);
-    return v;
-  };
-
-  const D = posInt('hidden_size');
-  const nLayers = posInt('num_hidden_layers', undefined, MAX_LAYERS);
-  const nHeads = posInt('num_attention_heads');
-  const nKvHeads = posInt('num_key_value_heads', nHeads);
-  if (j.head_dim === null) delete j.head_dim;
-  if (j.head_dim === undefined && D % nHeads !== 0) {
-    throw new Error(`${file}: hidden_size ${D} is not divisible by num_attention_heads ${nHeads} and head_dim is not given`);
+  for (const key of ['attention_bias', 'mlp_bias', 'tie_word_embeddings']) {
+    if (j[key] !== undefined && typeof j[key] !== 'boolean') throw new Error(`${file}: ${key} ${JSON.stringify(j[key])} is not a boolean`);
   }
-  const headDim = posInt('head_dim', D / nHeads);
-  const ffnDim = posInt('intermediate_size');
-  let maxSeqLen = posInt('max_position_embeddings', 2048); // LlamaConfig's default
-  // Mistral's sliding window: within it attention is ordinary causal attention, which is all the
-  // forward pass implements, so sequences are limited to the window.
-  if (typeof j.sliding_window === 'number' && j.sliding_window > 0) maxSeqLen = Math.min(maxSeqLen, j.sliding_window);
-  if (j.tie_word_embeddings !== undefined && typeof j.tie_word_embeddings !== 'boolean') {
-    throw new Error(`${file}: tie_word_embeddings ${JSON.stringify(j.tie_word_embeddings)} is not a boolean`);
-  }
+}
 
-  let layers: LayerShape[];
-  const ext = j.slimllm;
-  if (ext !== undefined) {
-    const parsed = SlimllmExtensionSchema.safeParse(ext);
-    if (!parsed.success) throw new Error(`${file}: slimllm extension is malformed: ${z.prettifyError(parsed.error)}`);
-    layers = parsed.data.layers;
-    if (layers.length !== nLayers) {
-      throw new Error(`${file}: slimllm.layers has ${layers.length} entries, num_hidden_layers is ${nLayers}`);
-    }
-  } else {
-    layers = Array.from({ length: nLayers }, () => ({ nHeads, nKvHeads, ffnDim, oBias: false, downBias: false }));
-  }
+/** Typed readers of config.json's fields, each error naming the file and the field. */
+function configFields(j: Record<string, unknown>, file: string) {
   return {
-    config: {
-      // A slimllm folder runs as the Llama it is; the name only keeps Transformers away.
-      architecture: slimllmArch ? 'LlamaForCausalLM' : (arch as string),
-      hiddenSize: D,
-      nLayers,
-      headDim,
-      vocabSize: posInt('vocab_size'),
-      rmsNormEps: posNum('rms_norm_eps', 1e-6), // LlamaConfig's default
-      ropeTheta: posNum('rope_theta', 10000),
-      ropeLayout: 'half',
-      tieEmbeddings: (j.tie_word_embeddings as boolean | undefined) ?? false, // LlamaConfig's default
-      maxSeqLen,
-      bosTokenId: tokenId('bos_token_id', 1),
-      eosTokenId: tokenId('eos_token_id', 2),
-      layers,
+    // Bounds well above any real model's, so that a corrupt value fails here, not as an allocation.
+    posInt(key: string, dflt?: number, max = MAX_WIDTH): number {
+      const v = j[key] ?? dflt;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+        throw new Error(`${file}: ${key} ${v === undefined ? 'is missing' : `${JSON.stringify(v)} is not a positive integer`}`);
+      }
+      if (v > max) throw new Error(`${file}: ${key} ${v} is larger than ${max} (corrupt config?)`);
+      return v;
     },
-    hasLayerExtension: ext !== undefined,
+    posNum(key: string, dflt: number): number {
+      const v = j[key] ?? dflt;
+      if (typeof v !== 'number' || !(v > 0)) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a positive number`);
+      return v;
+    },
+    tokenId(key: string, dflt: number): number {
+      let v = j[key] ?? dflt;
+      if (Array.isArray(v)) v = v[0]; // Llama 3 lists several EOS ids; the first is the main one
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${file}: ${key} ${JSON.stringify(v)} is not a token id`);
+      return v;
+    },
   };
+}
+
+/** Per-layer shapes: slimllm's extension block when present, else every layer alike. */
+function configLayerShapes(ext: unknown, file: string, nLayers: number, uniform: LayerShape): LayerShape[] {
+  if (ext === undefined) return Array.from({ length: nLayers }, () => ({ ...uniform }));
+  const parsed = SlimllmExtensionSchema.safeParse(ext);
+  if (!parsed.success) throw new Error(`${file}: slimllm extension is malformed: ${z.prettifyError(parsed.error)}`);
+  const layers = parsed.data.layers;
+  if (layers.length !== nLayers) {
+    throw new Error(`${file}: slimllm.layers has ${layers.length} entries, num_hidden_layers is ${nLayers}`);
+  }
+  return layers;
 }
 
 function readJson(file: string): unknown {

@@ -18,6 +18,10 @@ export function sourceFormatOf(p: string): SourceFormat | null {
   return null;
 }
 
+/**
+ * Opens a checkpoint (folder, llama2.c file or GGUF) without reading its weights: layers are read
+ * when asked for, so a model larger than memory can be pruned. close() releases the file.
+ */
 export function openModel(p: string): ModelSource {
   const st = fs.statSync(p, { throwIfNoEntry: false });
   if (!st) throw new Error(`${p}: no such file or folder`);

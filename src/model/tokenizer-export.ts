@@ -24,15 +24,45 @@ function isBytePiece(p: string): boolean {
   return /^<0x[0-9A-F]{2}>$/.test(p);
 }
 
-export function llama2cTokenizerToHfJson(tok: Llama2cTokenizer): { tokenizer: object; tokenizerConfig: object } {
-  const n = tok.vocabSize;
-  const pieces = Array.from({ length: n }, (_, i) => hfPiece(tok, i));
-  const vocab: Record<string, number> = {};
-  pieces.forEach((p, i) => {
-    if (!(p in vocab)) vocab[p] = i;
-  });
-  const special = new Set([0, tok.bos, tok.eos]);
+/** Sentencepiece's behaviour in tokenizer.json terms: a leading space, spaces as ▁. */
+const SPM_NORMALIZER = {
+  type: 'Sequence',
+  normalizers: [
+    { type: 'Prepend', prepend: SPACE },
+    { type: 'Replace', pattern: { String: ' ' }, content: SPACE },
+  ],
+};
 
+const SPM_DECODER = {
+  type: 'Sequence',
+  decoders: [
+    { type: 'Replace', pattern: { String: SPACE }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+    { type: 'Strip', content: ' ', start: 1, stop: 0 },
+  ],
+};
+
+/** BOS before every sequence, as llama2.c's encoder adds it. */
+function bosTemplate(bos: number): object {
+  return {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+    pair: [
+      { SpecialToken: { id: '<s>', type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: '<s>', type_id: 1 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
+    special_tokens: { '<s>': { id: '<s>', ids: [bos], tokens: ['<s>'] } },
+  };
+}
+
+/**
+ * BPE merges that reproduce llama2.c's score-greedy merging: every split of a scored piece into two
+ * pieces of the vocabulary, ranked by the piece's score (ties by ids, deterministic).
+ */
+function scoreMerges(tok: Llama2cTokenizer, pieces: string[], vocab: Record<string, number>, special: Set<number>): [string, string][] {
   const merges: { l: string; r: string; score: number; id: number; li: number; ri: number }[] = [];
   pieces.forEach((p, id) => {
     if (special.has(id) || isBytePiece(p) || !(tok.scores[id] > -1e10)) return;
@@ -48,49 +78,26 @@ export function llama2cTokenizerToHfJson(tok: Llama2cTokenizer): { tokenizer: ob
     }
   });
   merges.sort((a, b) => b.score - a.score || a.id - b.id || a.li - b.li || a.ri - b.ri);
+  return merges.map((m) => [m.l, m.r]);
+}
 
-  const added = [...special].map((id) => ({
-    id,
-    content: pieces[id],
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+export function llama2cTokenizerToHfJson(tok: Llama2cTokenizer): { tokenizer: object; tokenizerConfig: object } {
+  const pieces = Array.from({ length: tok.vocabSize }, (_, i) => hfPiece(tok, i));
+  const vocab: Record<string, number> = {};
+  pieces.forEach((p, i) => {
+    if (!(p in vocab)) vocab[p] = i;
+  });
+  const special = new Set([0, tok.bos, tok.eos]);
+  const added = [...special].map((id) => ({ id, content: pieces[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
   const tokenizer = {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: added,
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: SPACE },
-        { type: 'Replace', pattern: { String: ' ' }, content: SPACE },
-      ],
-    },
+    normalizer: SPM_NORMALIZER,
     pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '<s>', type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [tok.bos], tokens: ['<s>'] } },
-    },
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: SPACE }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
+    post_processor: bosTemplate(tok.bos),
+    decoder: SPM_DECODER,
     model: {
       type: 'BPE',
       dropout: null,
@@ -101,7 +108,7 @@ export function llama2cTokenizerToHfJson(tok: Llama2cTokenizer): { tokenizer: ob
       byte_fallback: true,
       ignore_merges: false,
       vocab,
-      merges: merges.map((m) => [m.l, m.r]),
+      merges: scoreMerges(tok, pieces, vocab, special),
     },
   };
   const tokenizerConfig = {

@@ -10,7 +10,7 @@ import { decoderLinearParams, unitParams, type ModelConfig } from '../model/conf
 import { freeLayer, uploadLayer } from '../model/forward.js';
 import { HiddenStream } from '../model/stream.js';
 import type { LayerWeights, ModelSource } from '../model/weights.js';
-import { seededRandom } from './calibration.js';
+import { seededRandom } from '../corpus.js';
 import { deviceDiagonal } from './products.js';
 import { outputProjection, type ModuleContext, type ModuleKind, type PruningMethod, type Selection } from './module.js';
 import type { MethodName } from './methods.js';

@@ -11,7 +11,7 @@ import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
 import type { LayerWeights, ModelSource } from '../model/weights.js';
 import { calibrationWarnings, checkCalibration } from './calibration.js';
-import { diskLayerStore, type LayerStore, storedModel } from './layer-store.js';
+import { diskLayerStore, type LayerStore, storedModel } from '../model/layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovered, type Recovery, type Selection } from './module.js';
 import { takeRows } from './products.js';
 import { layerCut, resolveRatios, type RatioPolicy } from './ratios.js';

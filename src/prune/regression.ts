@@ -73,35 +73,11 @@ const F32_NOISE = 1e-5;
  * float64 (minutes for a 7B down_proj — supply GPU `products` there).
  */
 export function regressionFromCov(args: RegressionArgs): RegressionResult {
-  const { w, D, n, mean, count, kept } = args;
-  assertDim('D', D);
-  assertDim('n', n);
-  assertLength('w', w, D * n);
-  assertLength('mean', mean, n);
-  assertPositiveCount(count);
-  if (kept.length === 0) throw new Error('regressionFromCov: kept is empty');
-  assertIndexSet('kept', kept, n);
+  checkRegressionArgs(args);
+  const { w, D, n, mean, kept } = args;
   const bias = args.bias ?? null;
-  if (bias) assertLength('bias', bias, D);
   const nk = kept.length;
-  const products = args.products ?? null;
-  const m2 = args.m2 ?? null;
-  if (products) {
-    assertLength('products.full', products.full, D * nk);
-    assertLength('products.kept', products.kept, D * nk);
-  } else {
-    if (!m2) throw new Error('regressionFromCov: either m2 or products is required');
-    assertLength('m2', m2, n * n);
-  }
-
-  // CPU route: with w the full row and w̃ the same row with pruned columns zeroed,
-  // Var(x) ∝ w̃ᵀ C w̃ and Cov(x, y) ∝ w̃ᵀ C w; both come from one contiguous pass over the kept rows
-  // of C (the 1/count scale cancels in the ratio).
-  const isKept = new Uint8Array(n);
-  for (const j of kept) isKept[j] = 1;
-  const wFull = new Float64Array(n);
-  const wMasked = new Float64Array(n);
-
+  const moments = args.products ? productMoments(args.products, nk) : covarianceMoments(args.m2 as Vec, n, kept);
   const a = new Float64Array(D);
   const b = new Float64Array(D);
   let degenerate = 0;
@@ -115,39 +91,7 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
     }
     let meanY = bias ? bias[c] : 0;
     for (let j = 0; j < n; j++) meanY += w[row + j] * mean[j];
-
-    let varX = 0;
-    let varTerms = 0; // Σ|terms| of varX: the scale its rounding error is relative to
-    let covXY = 0;
-    if (products) {
-      const prow = c * nk;
-      for (let i = 0; i < nk; i++) {
-        const t = wk[i] * products.kept[prow + i];
-        varX += t;
-        varTerms += Math.abs(t);
-        covXY += wk[i] * products.full[prow + i];
-      }
-    } else {
-      const C = m2 as Vec;
-      for (let j = 0; j < n; j++) {
-        wFull[j] = w[row + j];
-        wMasked[j] = isKept[j] ? wFull[j] : 0;
-      }
-      for (let i = 0; i < nk; i++) {
-        const crow = kept[i] * n;
-        let sk = 0;
-        let sa = 0;
-        for (let j = 0; j < n; j++) {
-          const cij = C[crow + j];
-          sk += cij * wMasked[j];
-          sa += cij * wFull[j];
-        }
-        varX += wk[i] * sk;
-        varTerms += Math.abs(wk[i] * sk);
-        covXY += wk[i] * sa;
-      }
-    }
-
+    const { varX, varTerms, covXY } = moments(c, wk, w, row);
     if (!Number.isFinite(varX) || !Number.isFinite(covXY)) {
       throw new Error(`regression recovery: output channel ${c}: variance ${varX}, covariance ${covXY} are not finite (statistics overflowed?)`);
     }
@@ -161,7 +105,90 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
     a[c] = ac;
     b[c] = meanY - ac * meanX;
   }
+  return regressionResult(a, b, w, D, n, kept, degenerate);
+}
 
+function checkRegressionArgs(args: RegressionArgs): void {
+  const { w, D, n, mean, count, kept } = args;
+  assertDim('D', D);
+  assertDim('n', n);
+  assertLength('w', w, D * n);
+  assertLength('mean', mean, n);
+  assertPositiveCount(count);
+  if (kept.length === 0) throw new Error('regressionFromCov: kept is empty');
+  assertIndexSet('kept', kept, n);
+  if (args.bias) assertLength('bias', args.bias, D);
+  const nk = kept.length;
+  if (args.products) {
+    assertLength('products.full', args.products.full, D * nk);
+    assertLength('products.kept', args.products.kept, D * nk);
+  } else {
+    if (!args.m2) throw new Error('regressionFromCov: either m2 or products is required');
+    assertLength('m2', args.m2, n * n);
+  }
+}
+
+/**
+ * Var(x_c) and Cov(x_c, y_c) of output channel c, up to the common 1/count scale (it cancels in
+ * the slope), with Σ|terms| of the variance: the scale its rounding error is relative to.
+ * `wk` holds the channel's kept weights, `row` its offset in the full weight matrix.
+ */
+type ChannelMoments = (c: number, wk: Float64Array, w: Vec, row: number) => { varX: number; varTerms: number; covXY: number };
+
+/** Moments from products made elsewhere (the device): row c of products.kept is W[c,K]·C[K,K], of products.full W[c,:]·C[:,K]. */
+function productMoments(products: { full: Vec; kept: Vec }, nk: number): ChannelMoments {
+  return (c, wk) => {
+    let varX = 0;
+    let varTerms = 0;
+    let covXY = 0;
+    const prow = c * nk;
+    for (let i = 0; i < nk; i++) {
+      const t = wk[i] * products.kept[prow + i];
+      varX += t;
+      varTerms += Math.abs(t);
+      covXY += wk[i] * products.full[prow + i];
+    }
+    return { varX, varTerms, covXY };
+  };
+}
+
+/**
+ * Moments on the CPU: with w the full row and w̃ the same row with pruned columns zeroed,
+ * Var(x) ∝ w̃ᵀ C w̃ and Cov(x, y) ∝ w̃ᵀ C w; both come from one contiguous pass over the kept rows of C.
+ */
+function covarianceMoments(C: Vec, n: number, kept: readonly number[]): ChannelMoments {
+  const isKept = new Uint8Array(n);
+  for (const j of kept) isKept[j] = 1;
+  const wFull = new Float64Array(n);
+  const wMasked = new Float64Array(n);
+  return (_c, wk, w, row) => {
+    for (let j = 0; j < n; j++) {
+      wFull[j] = w[row + j];
+      wMasked[j] = isKept[j] ? wFull[j] : 0;
+    }
+    let varX = 0;
+    let varTerms = 0;
+    let covXY = 0;
+    for (let i = 0; i < kept.length; i++) {
+      const crow = kept[i] * n;
+      let sk = 0;
+      let sa = 0;
+      for (let j = 0; j < n; j++) {
+        const cij = C[crow + j];
+        sk += cij * wMasked[j];
+        sa += cij * wFull[j];
+      }
+      varX += wk[i] * sk;
+      varTerms += Math.abs(wk[i] * sk);
+      covXY += wk[i] * sa;
+    }
+    return { varX, varTerms, covXY };
+  };
+}
+
+/** W' = diag(a)·W[:, kept], b' = b, and the slopes' summary. */
+function regressionResult(a: Float64Array, b: Float64Array, w: Vec, D: number, n: number, kept: readonly number[], degenerate: number): RegressionResult {
+  const nk = kept.length;
   const newWeight = new Float32Array(D * nk);
   for (let c = 0; c < D; c++) {
     for (let i = 0; i < nk; i++) newWeight[c * nk + i] = a[c] * w[c * n + kept[i]];
@@ -174,11 +201,5 @@ export function regressionFromCov(args: RegressionArgs): RegressionResult {
     minA = Math.min(minA, a[c]);
     maxA = Math.max(maxA, a[c]);
   }
-  return {
-    a,
-    b,
-    newWeight,
-    newBias: Float32Array.from(b),
-    summary: { meanA: sumA / D, minA, maxA, degenerate },
-  };
+  return { a, b, newWeight, newBias: Float32Array.from(b), summary: { meanA: sumA / D, minA, maxA, degenerate } };
 }

@@ -2,7 +2,7 @@
 // orchestrator. `prune()` (api.ts) and `compare` both come through here.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { ModelSource } from '../model/weights.js';
-import { layerStoreFor } from './layer-store.js';
+import { layerStoreFor } from '../model/layer-store.js';
 import { METHODS } from './methods.js';
 import type { PruneOptions } from './options.js';
 import { pruneModel, type PruneProgress, type PruneReport } from './orchestrator.js';

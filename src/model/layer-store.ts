@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { removeOnExit, removeStale } from '../cleanup.js';
-import { SafetensorsFile, writeSafetensors } from '../model/safetensors.js';
-import type { LayerWeights, ModelSource } from '../model/weights.js';
-import type { ModelConfig } from '../model/config.js';
+import { SafetensorsFile, writeSafetensors } from './safetensors.js';
+import type { LayerWeights, ModelSource } from './weights.js';
+import type { ModelConfig } from './config.js';
 
 export interface LayerStore {
   put(i: number, w: LayerWeights): void;
