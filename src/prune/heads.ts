@@ -10,11 +10,9 @@
 // group g owns the contiguous columns [g·cpg, (g+1)·cpg) (cpg = q·d: its q query heads of size d).
 // Σ is a Float64Array [G × G × D]: Σ_gk[c] at index (g·G + k)·D + c.
 import {
-  type CovMoments,
   type Vec,
   assertDim,
   assertLength,
-  assertPositiveCount,
   pearsonFromMoments,
   stableArgsort,
 } from './stats-math.js';
@@ -67,49 +65,6 @@ export function groupCrossCovFromProducts(
         const m = 0.5 * (sigma[a] + sigma[b]);
         sigma[a] = m;
         sigma[b] = m;
-      }
-    }
-  }
-  return sigma;
-}
-
-/**
- * Σ computed on the CPU in float64 from the covariance (or m2 with scale = 1/count).
- * Cost ≈ D·n²/2 multiply-adds (only k ≥ g blocks are formed, then mirrored): fine for small and
- * medium layers (≈1.3 s for D = n = 1024 on one core); for n = D = 4096 (≈ 90 s) prefer
- * `groupCrossCovFromProducts` with GPU products.
- * @param cov [n×n] symmetric, row-major: C (population covariance of Z) or any positive multiple.
- */
-export function groupCrossCov(
-  wo: Vec,
-  D: number,
-  G: number,
-  colsPerGroup: number,
-  cov: Vec,
-  scale = 1,
-): Float64Array {
-  const n = checkShapes(wo, D, G, colsPerGroup);
-  assertLength('cov', cov, n * n);
-  const sigma = new Float64Array(G * G * D);
-  const t = new Float64Array(n);
-  for (let c = 0; c < D; c++) {
-    const row = c * n;
-    for (let g = 0; g < G; g++) {
-      // t[j] = Σ_{i∈S_g} W_o[c,i]·C[i,j] for the columns j of groups k ≥ g only.
-      const j0 = g * colsPerGroup;
-      t.fill(0, j0);
-      for (let i = j0, ie = j0 + colsPerGroup; i < ie; i++) {
-        const w = wo[row + i];
-        if (w === 0) continue;
-        const crow = i * n;
-        for (let j = j0; j < n; j++) t[j] += w * cov[crow + j];
-      }
-      for (let k = g; k < G; k++) {
-        let s = 0;
-        for (let j = k * colsPerGroup, e = j + colsPerGroup; j < e; j++) s += t[j] * wo[row + j];
-        s *= scale;
-        sigma[(g * G + k) * D + c] = s;
-        sigma[(k * G + g) * D + c] = s;
       }
     }
   }
@@ -261,31 +216,4 @@ export function selectHeadGroupsFromCrossCov(sigma: Float64Array, G: number, D: 
   const pruned: number[] = [];
   for (let g = 0; g < G; g++) if (!keptSet.has(g)) pruned.push(g);
   return { kept, pruned, scores, rank, fBefore, fAfter: fStar, swaps };
-}
-
-/**
- * Head-group choice from the statistics of Z (the o_proj input), all on the CPU in float64.
- * @param wo W_o [D × n] row-major, n = G·colsPerGroup.
- * @param stats moments of Z [M × n]: only m2 and count are used (Pearson is centred; the mean is
- *   validated for shape only). C = m2/count.
- * @param G number of groups (KV heads; = H for plain MHA).
- * @param colsPerGroup q·d columns per group (group g owns [g·q·d, (g+1)·q·d)).
- * @param nPrune groups to remove, in [0, G−1] (see `unitsToPrune`).
- * Cost is dominated by `groupCrossCov` (≈ D·n²/2); pass GPU products through
- * `groupCrossCovFromProducts` + `selectHeadGroupsFromCrossCov` for large layers.
- */
-export function selectHeadGroups(
-  wo: Vec,
-  D: number,
-  stats: CovMoments,
-  G: number,
-  colsPerGroup: number,
-  nPrune: number,
-): HeadSelection {
-  const n = checkShapes(wo, D, G, colsPerGroup);
-  assertLength('stats.mean', stats.mean, n);
-  assertLength('stats.m2', stats.m2, n * n);
-  assertPositiveCount(stats.count);
-  const sigma = groupCrossCov(wo, D, G, colsPerGroup, stats.m2, 1 / stats.count);
-  return selectHeadGroupsFromCrossCov(sigma, G, D, nPrune);
 }
