@@ -1,4 +1,4 @@
-// Baseline unit choices beside SlimLLM (ALGORITHM.md section 8), all through the same orchestrator:
+// Baseline unit choices beside SlimLLM (docs/algorithm.md), all through the same orchestrator:
 //   magnitude — L2 norm of a unit's weights (q/k/v rows + o_proj columns; gate/up rows + down column);
 //   wanda-sp  — mean over output rows of |W[c,j]|·‖x_j‖ per input column of o_proj/down_proj, summed per unit;
 //   flap      — fluctuation (input variance × squared column norm), standardised per layer and module,
@@ -68,13 +68,18 @@ export function magnitudeScores(ctx: ModuleContext): Float64Array {
   return s;
 }
 
-export const magnitudeMethod: PruningMethod = {
-  name: 'magnitude',
-  async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
-    const scores = magnitudeScores(ctx);
-    return { kept: keepHighest(scores, ctx.nPrune), details: { scores: Array.from(scores) } };
-  },
-};
+/** A method that keeps the highest-scoring units and reports every unit's score. */
+function scoringMethod(name: string, scoresOf: <T extends Tensor>(ctx: ModuleContext<T>) => Float64Array | Promise<Float64Array>): PruningMethod {
+  return {
+    name,
+    async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
+      const scores = await scoresOf(ctx);
+      return { kept: keepHighest(scores, ctx.nPrune), details: { scores: Array.from(scores) } };
+    },
+  };
+}
+
+export const magnitudeMethod = scoringMethod('magnitude', magnitudeScores);
 
 // ---- Wanda-sp ----
 
@@ -88,13 +93,7 @@ export function wandaSpScores(ctx: ModuleContext): Float64Array {
   return sumPerUnit(col, units, colsPerUnit);
 }
 
-export const wandaSpMethod: PruningMethod = {
-  name: 'wanda-sp',
-  async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
-    const scores = wandaSpScores(ctx);
-    return { kept: keepHighest(scores, ctx.nPrune), details: { scores: Array.from(scores) } };
-  },
-};
+export const wandaSpMethod = scoringMethod('wanda-sp', wandaSpScores);
 
 // ---- random ----
 
@@ -147,13 +146,7 @@ export async function flapScores<T extends Tensor>(ctx: ModuleContext<T>): Promi
  * (already perturbed) statistics. How many units each module loses comes from `flapPlan` (the
  * global threshold on the dense model), handed to the orchestrator as an explicit ratio policy.
  */
-export const flapMethod: PruningMethod = {
-  name: 'flap',
-  async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
-    const scores = await flapScores(ctx);
-    return { kept: keepHighest(scores, ctx.nPrune), details: { scores: Array.from(scores) } };
-  },
-};
+export const flapMethod = scoringMethod('flap', flapScores);
 
 /** (x − mean) / std over one vector (std with n − 1, as torch.std); a constant vector gives zeros. */
 export function standardise(x: ArrayLike<number>): Float64Array {

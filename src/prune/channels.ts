@@ -1,4 +1,4 @@
-// FFN channel selection (docs/algorithm.md; the paper's section 3.2): feature-space importance of each SwiGLU channel.
+// FFN channel selection (docs/algorithm.md): feature-space importance of each SwiGLU channel.
 //
 // Shapes (row-major, nn.Linear layout): W_gate, W_up [F × D]; W_down [D × F]. X is the MLP input
 // [M × D] (after RMSNorm), Hh = silu(X W_gateᵀ) ⊙ (X W_upᵀ) [M × F], Y = Hh W_downᵀ [M × D].

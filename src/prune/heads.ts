@@ -1,4 +1,4 @@
-// Attention head-group selection (ALGORITHM.md section 4): holistic Pearson score + greedy swaps.
+// Attention head-group selection (docs/algorithm.md): holistic Pearson score + greedy swaps.
 //
 // The reference materialises every group's o_proj contribution O_g = Z[:,S_g]·W_o[:,S_g]ᵀ (M×D per
 // group). Here everything is derived from the covariance C of Z instead, through the per-channel

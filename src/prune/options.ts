@@ -35,8 +35,6 @@ export const PruneOptionsSchema = z
     prunedLayers: z.number().int().positive('prunedLayers (K) must be at least 1').optional(),
     alpha: z.number().finite().nonnegative().default(10),
     calibration: CalibrationSchema,
-    /** 'group': prune whole KV groups (a GQA model stays GQA). */
-    headUnit: z.enum(['group']).default('group'),
     /** Lowest-scoring FFN channels always kept (the original code's quirk); 0 disables. */
     keepLowest: z.number().min(0).lt(1).default(0.01),
     /** Rows of calibration hidden states per GPU batch (bounds memory); default from the model. */

@@ -1,4 +1,4 @@
-// Recovery by per-output-channel linear regression (ALGORITHM.md section 6).
+// Recovery by per-output-channel linear regression (docs/algorithm.md).
 //
 // For an output layer W [D × n] (o_proj or down_proj, row-major) with input h (statistics: mean μ,
 // centred Gram m2, C = m2/M), kept input columns K and optional existing bias β:

@@ -1,4 +1,4 @@
-// SlimLLM's unit choice (ALGORITHM.md sections 4 and 5), fed by device statistics; the big products
+// SlimLLM's unit choice (docs/algorithm.md), fed by device statistics; the big products
 // run on the backend (products.ts). Its per-channel regression recovery is in recoveries.ts.
 import type { Tensor } from '../kernels/backend.js';
 import { channelScores, selectChannels } from './channels.js';

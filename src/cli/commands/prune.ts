@@ -40,7 +40,6 @@ export interface PruneCliOptions {
   calibLen?: number;
   seed?: number;
   calibTokens?: string;
-  headUnit: 'group';
   keepLowest?: number;
   method?: MethodName;
   recovery?: RecoveryName;
@@ -107,7 +106,6 @@ export async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
       prunedLayers: o.prunedLayers,
       alpha: o.alpha,
       calibration,
-      headUnit: o.headUnit,
       keepLowest: o.keepLowest,
       method: o.method,
       recovery: o.recovery,
@@ -153,7 +151,6 @@ export function registerPrune(cli: Command): void {
     .option('--calib-len <T>', 'with --calib-text: tokens per window (default 128)', num('int', 2))
     .option('--seed <s>', 'with --calib-text: calibration seed (default 42)', num('int'))
     .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
-    .option('--head-unit <u>', 'group (whole KV groups)', 'group')
     .option('--keep-lowest <f>', 'slimllm: fraction of lowest-scoring channels always kept (default 0.01)', num('float', 0))
     .option('--method <m>', `${METHOD_NAMES.join(' | ')}`, oneOf('method', METHOD_NAMES), 'slimllm')
     .option('--recovery <r>', `${RECOVERY_NAMES.join(' | ')} (default: regression for slimllm, bias for flap, none otherwise)`, oneOf('recovery', RECOVERY_NAMES))
