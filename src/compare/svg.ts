@@ -7,6 +7,7 @@ import type { CompareResult } from './run.js';
 
 const METHOD_COLORS: Record<MethodName, string> = {
   slimllm: '#1f77b4',
+  obs: '#ff7f0e',
   flap: '#d62728',
   'wanda-sp': '#2ca02c',
   magnitude: '#9467bd',

@@ -296,7 +296,7 @@ export async function flapPlan<T extends Tensor>(b: Backend<T>, src: ModelSource
 }
 
 /** The unit choice of a baseline name (FLAP's widths come separately from `flapPlan`). */
-export function baselineMethod(name: Exclude<MethodName, 'slimllm'>, o: { seed?: number } = {}): PruningMethod {
+export function baselineMethod(name: Exclude<MethodName, 'slimllm' | 'obs'>, o: { seed?: number } = {}): PruningMethod {
   switch (name) {
     case 'magnitude':
       return magnitudeMethod;

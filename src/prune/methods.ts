@@ -9,9 +9,10 @@ import { checkCalibration } from './calibration.js';
 import type { PruneProgress } from './orchestrator.js';
 import type { RatioPolicy } from './ratios.js';
 import type { RecoveryName } from './recoveries.js';
+import { obsMethod } from './obs.js';
 import { slimllmMethod } from './slimllm.js';
 
-export type MethodName = 'slimllm' | 'flap' | 'wanda-sp' | 'magnitude' | 'random';
+export type MethodName = 'slimllm' | 'obs' | 'flap' | 'wanda-sp' | 'magnitude' | 'random';
 
 /** The validated options a method may read. */
 export interface MethodSettings {
@@ -23,6 +24,7 @@ export interface MethodSettings {
   keepLowest: number;
   seed: number;
   batchRows?: number;
+  lstsqDamping: number;
 }
 
 export interface MethodEntry {
@@ -37,6 +39,14 @@ export interface MethodEntry {
     s: MethodSettings,
     onProgress?: (p: PruneProgress) => void,
   ): Promise<{ method: PruningMethod; ratios: RatioPolicy }>;
+}
+
+/** SlimLLM's K: the layers pruned, round(0.8·L) unless given. */
+function layersPruned(src: ModelSource, s: MethodSettings): number {
+  const L = src.config.nLayers;
+  const K = s.prunedLayers ?? Math.max(1, Math.round(0.8 * L));
+  if (K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
+  return K;
 }
 
 /** One ratio for every layer, solved for the parameter target. */
@@ -56,15 +66,20 @@ export const METHODS: Record<MethodName, MethodEntry> = {
   slimllm: {
     defaultRecovery: 'regression',
     options: ['alpha', 'prunedLayers', 'keepLowest'],
-    plan: async (_b, src, _calib, s) => {
-      const L = src.config.nLayers;
-      const K = s.prunedLayers ?? Math.max(1, Math.round(0.8 * L));
-      if (K > L) throw new Error(`prunedLayers (K) = ${K} exceeds the model's ${L} layers`);
-      return {
-        method: slimllmMethod({ keepLowest: s.keepLowest }),
-        ratios: { kind: 'layer-based', p: s.layerRatio, targetRatio: s.targetRatio, K, alpha: s.alpha },
-      };
-    },
+    plan: async (_b, src, _calib, s) => ({
+      method: slimllmMethod({ keepLowest: s.keepLowest }),
+      ratios: { kind: 'layer-based', p: s.layerRatio, targetRatio: s.targetRatio, K: layersPruned(src, s), alpha: s.alpha },
+    }),
+  },
+  // Error-aware selection: units chosen by the error left after the least-squares refit (obs.ts),
+  // spread over the layers by SlimLLM's layer-based rule.
+  obs: {
+    defaultRecovery: 'lstsq',
+    options: ['alpha', 'prunedLayers'],
+    plan: async (_b, src, _calib, s) => ({
+      method: obsMethod({ damping: s.lstsqDamping }),
+      ratios: { kind: 'layer-based', p: s.layerRatio, targetRatio: s.targetRatio, K: layersPruned(src, s), alpha: s.alpha },
+    }),
   },
   // FLAP: adaptive widths from one global threshold on the dense model's metrics.
   flap: {

@@ -72,7 +72,8 @@ const SCOPED: { key: string; who: string; applies: (method: string, recovery: st
   ...Object.entries(METHODS).flatMap(([name, entry]) =>
     entry.options.map((key) => ({ key, who: `method '${name}'`, applies: (m: string) => m === name })),
   ),
-  { key: 'lstsqDamping', who: "recovery 'lstsq'", applies: (_, r) => r === 'lstsq' },
+  // The error-aware selection predicts the error after the lstsq refit, with the same ridge.
+  { key: 'lstsqDamping', who: "recovery 'lstsq' and method 'obs'", applies: (m, r) => r === 'lstsq' || m === 'obs' },
 ];
 
 function methodAndRecovery(o: Record<string, unknown>): [string, string] {

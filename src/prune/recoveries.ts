@@ -11,9 +11,10 @@
 //          C[K,K] gets λ·I with λ = damping · mean(diag C[K,K]) (GPTQ-style; also keeps dead,
 //          zero-variance kept channels SPD: their column of W' is 0 and their constant value
 //          lands in b' through μ). All products use m2 (the 1/M cancels, λ is relative).
-import type { Backend, Tensor } from '../kernels/backend.js';
+import type { Tensor } from '../kernels/backend.js';
 import { outputProjection, type ModuleContext, type Recovered, type Recovery } from './module.js';
-import { deviceDiagonal, regressionProducts, takeColumns } from './products.js';
+import { regressionProducts, takeColumns } from './products.js';
+import { dampedSolve, keptDiagonal, keptSystem } from './solve.js';
 import { regressionFromCov } from './regression.js';
 
 export type RecoveryName = 'none' | 'regression' | 'bias' | 'lstsq';
@@ -67,12 +68,6 @@ export interface LstsqOptions {
   retries?: number;
 }
 
-function scaledIdentity(k: number, v: number): Float32Array {
-  const out = new Float32Array(k * k);
-  for (let i = 0; i < k; i++) out[i * k + i] = v;
-  return out;
-}
-
 /** The least-squares refit W' = W·C[:,K]·(C[K,K] + λI)⁻¹, b' = β + W·μ − W'·μ_K, on the backend. */
 export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
   const damping = o.damping ?? 0.01;
@@ -89,7 +84,10 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       const system = keptSystem(b, ctx.stats.m2, w, D, n, keptCols);
       // All kept channels dead: any λ > 0 gives W' = 0 (Rᵀ is 0 there).
       const lambda0 = meanDiag > 0 ? damping * meanDiag : 1;
-      const { x, lambda, tries } = await dampedSolve(b, system, lambda0, meanDiag, retries, where);
+      const solved = await dampedSolve(b, system, lambda0, meanDiag, retries, where);
+      const { lambda, tries } = solved;
+      const x = await b.read(solved.X);
+      b.free(solved.X);
       const refit = refitFromSolution(x, w, bias, ctx.stats.mean, D, n, keptCols);
       if (refit.nonFinite > 0) throw new Error(`lstsq: ${refit.nonFinite} non-finite weights solving '${where}' (λ = ${lambda}); raise lstsqDamping`);
       return {
@@ -99,81 +97,6 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       };
     },
   };
-}
-
-/** The mean positive diagonal of m2[K,K] (λ's scale) and how many kept channels are dead (numerically constant). */
-async function keptDiagonal<T extends Tensor>(b: Backend<T>, m2: T, n: number, keptCols: number[], where: string): Promise<{ meanDiag: number; dead: number }> {
-  const diag = await deviceDiagonal(b, m2, n);
-  let diagSum = 0;
-  let diagMax = 0;
-  for (const j of keptCols) {
-    const v = diag[j];
-    // Non-finite statistics make every Cholesky fail: say so instead of retrying with more damping.
-    if (!Number.isFinite(v)) throw new Error(`${where}: diagonal entry ${j} is ${v} (calibration statistics are not finite)`);
-    if (v > 0) {
-      diagSum += v;
-      diagMax = Math.max(diagMax, v);
-    }
-  }
-  const dead = keptCols.filter((j) => !(diag[j] > 1e-12 * diagMax)).length;
-  return { meanDiag: diagSum / keptCols.length, dead };
-}
-
-/** The normal equations' pieces on the device: A = m2[K,K] [k × k] and Rᵀ = m2[K,:]·Wᵀ [k × D]. */
-function keptSystem<T extends Tensor>(b: Backend<T>, m2: T, w: Float32Array, D: number, n: number, keptCols: number[]): { A: T; Rt: T } {
-  const k = keptCols.length;
-  const P = b.gatherColumns(m2, keptCols); // m2[:,K]  [n × k]
-  const I = b.upload(scaledIdentity(k, 1), [k, k]);
-  const Pt = b.linear(I, P); // I·Pᵀ = m2[K,:]  [k × n]
-  b.free(P);
-  b.free(I);
-  const A = b.gatherColumns(Pt, keptCols);
-  const Wt = b.upload(w, [D, n]);
-  const Rt = b.linear(Pt, Wt); // m2[K,:]·Wᵀ = (W·m2[:,K])ᵀ
-  b.free(Pt);
-  b.free(Wt);
-  return { A, Rt };
-}
-
-/**
- * W'ᵀ = (A + λI)⁻¹·Rᵀ [k × D] through a Cholesky factorisation; a failed factorisation is retried
- * with λ ×10 up to `retries` times. Frees the system.
- */
-async function dampedSolve<T extends Tensor>(
-  b: Backend<T>,
-  system: { A: T; Rt: T },
-  lambda0: number,
-  meanDiag: number,
-  retries: number,
-  name: string,
-): Promise<{ x: Float32Array; lambda: number; tries: number }> {
-  const k = system.A.shape[0];
-  let lambda = lambda0;
-  try {
-    for (let t = 0; ; t++) {
-      const lam = b.upload(scaledIdentity(k, lambda), [k, k]);
-      const Ad = b.add(system.A, lam);
-      b.free(lam);
-      let L: T;
-      try {
-        L = await b.cholesky(Ad, name);
-      } catch (e) {
-        if (t >= retries || !/cholesky/i.test((e as Error).message)) throw e;
-        lambda = lambda > 0 ? lambda * 10 : 1e-6 * meanDiag;
-        continue;
-      } finally {
-        b.free(Ad);
-      }
-      const X = b.choleskySolve(L, system.Rt);
-      b.free(L);
-      const x = await b.read(X);
-      b.free(X);
-      return { x, lambda, tries: t + 1 };
-    }
-  } finally {
-    b.free(system.A);
-    b.free(system.Rt);
-  }
 }
 
 /** W' [D × k] from the solution W'ᵀ, and b' = β + W·μ − W'·μ_K; counts non-finite weights. */
