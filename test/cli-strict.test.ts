@@ -104,9 +104,9 @@ describe('prune options: unknown, irrelevant and unreachable ones are refused', 
     const base = { layerRatio: 0.2, calibration: { tokens: [[1, 2]] } };
     expect(() => parsePruneOptions({ ...base, alhpa: 3 })).toThrow('invalid prune options: Unrecognized key: "alhpa"');
     expect(() => parsePruneOptions({ ...base, alpha: 3, method: 'flap' })).toThrow(
-      "invalid prune options: alpha applies only to method 'slimllm', not to method 'flap' with recovery 'bias'",
+      "invalid prune options: alpha applies only to methods 'slimllm' and 'obs', not to method 'flap' with recovery 'bias'",
     );
-    expect(() => parsePruneOptions({ ...base, lstsqDamping: 0.1 })).toThrow("lstsqDamping applies only to recovery 'lstsq', not to method 'slimllm' with recovery 'regression'");
+    expect(() => parsePruneOptions({ ...base, lstsqDamping: 0.1 })).toThrow("lstsqDamping applies only to recovery 'lstsq' and method 'obs', not to method 'slimllm' with recovery 'regression'");
     expect(() => parsePruneOptions({ layerRatio: 0.2, calibration: { tokens: [[1, 2]], text: 'x' } })).toThrow('invalid prune options: calibration: give tokens or text, not both');
     const { solveP } = await import('../src/prune/ratios.js');
     const { loadModelWeights } = await import('../src/model/load.js');
@@ -119,7 +119,7 @@ describe('prune options: unknown, irrelevant and unreachable ones are refused', 
     fs.writeFileSync(calib, JSON.stringify([[1, 2, 3, 4]]));
     const out = path.join(tmp, 'never');
     expect(fails(['prune', '--model', bundled.model(), '--out', out, '--method', 'flap', '--alpha', '5', '--calib-tokens', calib, '--device', 'cpu'])).toBe(
-      "slimllm: invalid prune options: alpha applies only to method 'slimllm', not to method 'flap' with recovery 'bias'",
+      "slimllm: invalid prune options: alpha applies only to methods 'slimllm' and 'obs', not to method 'flap' with recovery 'bias'",
     );
     expect(fails(['prune', '--model', bundled.model(), '--out', out, '--seed', '3', '--calib-tokens', calib])).toBe(
       'slimllm: --calib-samples, --calib-len and --seed shape calibration drawn from --calib-text; --calib-tokens gives the ids themselves',

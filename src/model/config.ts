@@ -59,14 +59,14 @@ export function uniformLayers(n: number, nHeads: number, nKvHeads: number, ffnDi
 /** Parameters of the q/k/v/o/gate/up/down weights of one layer (no biases, norms, embeddings). */
 /**
  * Decoder linear parameters that go with one prunable unit of a layer: a KV group (its query heads'
- * q_proj rows and o_proj columns, its k_proj and v_proj rows) and an FFN channel (gate/up rows,
- * down_proj column).
+ * q_proj rows and o_proj columns, its k_proj and v_proj rows), a query head alone (its q_proj rows
+ * and o_proj columns) and an FFN channel (gate/up rows, down_proj column).
  */
-export function unitParams(c: ModelConfig, s: LayerShape): { group: number; channel: number } {
+export function unitParams(c: ModelConfig, s: LayerShape): { group: number; query: number; channel: number } {
   const D = c.hiddenSize;
   const d = c.headDim;
   const q = s.nHeads / s.nKvHeads;
-  return { group: 2 * q * d * D + 2 * d * D, channel: 3 * D };
+  return { group: 2 * q * d * D + 2 * d * D, query: 2 * d * D, channel: 3 * D };
 }
 
 export function layerLinearParams(c: ModelConfig, l: number): number {

@@ -15,15 +15,30 @@ import { deviceDiagonal } from './products.js';
 import { outputProjection, type ModuleContext, type ModuleKind, type PruningMethod, type Selection } from './module.js';
 import type { MethodName } from './methods.js';
 import { stableArgsort } from './stats-math.js';
+import { attentionUnits, type HeadUnit } from './units.js';
 
 
-/** Kept units (ascending) after removing the `nPrune` lowest scores. */
-export function keepHighest(scores: ArrayLike<number>, nPrune: number): number[] {
-  const order = stableArgsort(scores, false);
-  return order.slice(nPrune).sort((a, b) => a - b);
+/**
+ * Kept units (ascending) after removing the `nPrune` lowest scores, the same number from every
+ * block of `blockSize` consecutive units (blockSize = all units: no blocks).
+ */
+export function keepHighest(scores: ArrayLike<number>, nPrune: number, blockSize = scores.length): number[] {
+  const blocks = scores.length / blockSize;
+  const perBlock = nPrune / blocks;
+  const kept: number[] = [];
+  for (let b0 = 0; b0 < scores.length; b0 += blockSize) {
+    const block = Array.from({ length: blockSize }, (_, i) => scores[b0 + i]);
+    for (const i of stableArgsort(block, false).slice(perBlock)) kept.push(b0 + i);
+  }
+  return kept.sort((a, b) => a - b);
 }
 
-/** Head dimension of a layer from its k_proj: [G·d × D]. */
+/** True when the attention units are query heads inside KV groups (their k/v rows stay). */
+function queryHeadUnits(ctx: ModuleContext): boolean {
+  return ctx.kind === 'attention' && ctx.blockSize < ctx.units;
+}
+
+/** Head dimension of a layer from its k_proj [G·d × D] (group units: one KV head per unit). */
 function headDimOf(ctx: ModuleContext): number {
   return ctx.w.wk.length / (ctx.units * ctx.D);
 }
@@ -55,7 +70,10 @@ export function magnitudeScores(ctx: ModuleContext): Float64Array {
   const { w: wOut, n } = outputProjection(ctx);
   const outCols = sumPerUnit(columnSumsq(wOut, D, n), units, colsPerUnit);
   const s = new Float64Array(units);
-  if (ctx.kind === 'attention') {
+  if (queryHeadUnits(ctx)) {
+    // A query head takes its q_proj rows and o_proj columns; the group's k/v rows stay.
+    for (let u = 0; u < units; u++) s[u] = rowsSumsq(w.wq, D, u * colsPerUnit, (u + 1) * colsPerUnit) + outCols[u];
+  } else if (ctx.kind === 'attention') {
     const d = headDimOf(ctx);
     for (let g = 0; g < units; g++) {
       // Query heads of group g are rows g·q·d .. (g+1)·q·d of q_proj (= its o_proj columns).
@@ -74,7 +92,7 @@ function scoringMethod(name: string, scoresOf: <T extends Tensor>(ctx: ModuleCon
     name,
     async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
       const scores = await scoresOf(ctx);
-      return { kept: keepHighest(scores, ctx.nPrune), details: { scores: Array.from(scores) } };
+      return { kept: keepHighest(scores, ctx.nPrune, ctx.blockSize), details: { scores: Array.from(scores) } };
     },
   };
 }
@@ -103,12 +121,16 @@ export function randomMethod(seed: number): PruningMethod {
     async select<T extends Tensor>(ctx: ModuleContext<T>): Promise<Selection> {
       // One stream per (seed, layer, module): results do not depend on the order of the calls.
       const rand = seededRandom((Math.imul(seed | 0, 0x9e3779b1) ^ (ctx.layer * 2 + (ctx.kind === 'mlp' ? 1 : 0)) * 0x85ebca6b) >>> 0);
+      // Uniform random scores ranked like any other method's: the same units as a shuffle when
+      // there are no blocks, and an equal number from every block when there are.
+      const scores = new Float64Array(ctx.units);
       const idx = Array.from({ length: ctx.units }, (_, i) => i);
       for (let i = idx.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
         [idx[i], idx[j]] = [idx[j], idx[i]];
       }
-      return { kept: idx.slice(ctx.nPrune).sort((a, b) => a - b) };
+      idx.forEach((u, pos) => (scores[u] = pos));
+      return { kept: keepHighest(scores, ctx.nPrune, ctx.blockSize) };
     },
   };
 }
@@ -166,10 +188,15 @@ export function standardise(x: ArrayLike<number>): Float64Array {
 export interface FlapLayerMetrics {
   /** m_j of o_proj's input columns [H·d]. */
   attention: Float64Array;
-  /** Columns per KV group (q·d). */
+  /** Columns per attention unit: a KV group (q·d) or a query head (d). */
   colsPerGroup: number;
-  /** Decoder linear parameters of one KV group (q/k/v rows + o columns). */
+  /** Decoder linear parameters of one unit (group: q/k/v rows + o columns; query head: q rows + o columns). */
   groupParams: number;
+  /**
+   * Query-head units: the units per KV group. Every group must lose as many, so the threshold ranks
+   * slots (the k-th weakest head of every group together), not single heads. Absent: KV groups.
+   */
+  blockSize?: number;
   /** m_k of down_proj's input channels [F]. */
   mlp: Float64Array;
   /** Parameters of one channel (gate/up rows + down column). */
@@ -195,7 +222,7 @@ export interface FlapWidths {
  * of a head). [ext] The best unit of every module is always kept.
  */
 export function flapWidths(layers: FlapLayerMetrics[], totalParams: number, target: number): FlapWidths {
-  interface Unit { score: number; params: number; layer: number; mlp: boolean }
+  interface Unit { score: number; params: number; layer: number; mlp: boolean; heads?: number }
   const all: Unit[] = [];
   const scores = layers.map((m, l) => {
     const cols = standardise(m.attention.map((x) => x * x));
@@ -206,7 +233,8 @@ export function flapWidths(layers: FlapLayerMetrics[], totalParams: number, targ
     const best = (s: Float64Array) => stableArgsort(s, true)[0];
     const bA = best(att);
     const bM = best(mlp);
-    att.forEach((s, g) => g !== bA && all.push({ score: s, params: m.groupParams, layer: l, mlp: false }));
+    if (m.blockSize === undefined) att.forEach((s, g) => g !== bA && all.push({ score: s, params: m.groupParams, layer: l, mlp: false }));
+    else for (const slot of querySlots(att, m.blockSize)) all.push({ ...slot, params: slot.heads * m.groupParams, layer: l, mlp: false });
     mlp.forEach((s, k) => k !== bM && all.push({ score: s, params: m.channelParams, layer: l, mlp: true }));
     return { attention: Array.from(att), mlp: Array.from(mlp) };
   });
@@ -230,13 +258,26 @@ export function flapWidths(layers: FlapLayerMetrics[], totalParams: number, targ
   for (let k = 0; k < bestK; k++) {
     const u = all[k];
     if (u.mlp) channels[u.layer]++;
-    else heads[u.layer]++;
+    else heads[u.layer] += u.heads ?? 1;
     removedParams += u.params;
   }
   return { heads, channels, removedFraction: removedParams / totalParams, scores };
 }
 
+/**
+ * Query-head slots of one layer: slot k removes the k-th weakest query head of every KV group; its
+ * score is their mean. Slots go weakest first (the threshold takes them in order: their scores
+ * rise), and the strongest head of each group is never in one.
+ */
+function querySlots(scores: Float64Array, blockSize: number): { score: number; heads: number }[] {
+  const blocks = scores.length / blockSize;
+  const sorted = Array.from({ length: blocks }, (_, g) => Array.from(scores.subarray(g * blockSize, (g + 1) * blockSize)).sort((a, b) => a - b));
+  return Array.from({ length: blockSize - 1 }, (_, k) => ({ score: sorted.reduce((s, blk) => s + blk[k], 0) / blocks, heads: blocks }));
+}
+
 export interface FlapPlanOptions {
+  /** What an attention unit is (default: KV groups). */
+  headUnit?: HeadUnit;
   batchRows?: number;
   onProgress?: (layer: number, layers: number) => void;
 }
@@ -253,7 +294,7 @@ export async function flapDenseMetrics<T extends Tensor>(b: Backend<T>, src: Mod
   try {
     for (let l = 0; l < c.nLayers; l++) {
       o.onProgress?.(l, c.nLayers);
-      out.push(await flapLayerMetrics(b, c, l, src.layer(l), stream));
+      out.push(await flapLayerMetrics(b, c, l, src.layer(l), stream, o.headUnit ?? 'group'));
     }
   } finally {
     stream.free();
@@ -262,7 +303,7 @@ export async function flapDenseMetrics<T extends Tensor>(b: Backend<T>, src: Mod
 }
 
 /** One layer of FLAP's dense pass: the stream moves through the layer, its metrics come back. */
-async function flapLayerMetrics<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights, stream: HiddenStream<T>): Promise<FlapLayerMetrics> {
+async function flapLayerMetrics<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights, stream: HiddenStream<T>, headUnit: HeadUnit): Promise<FlapLayerMetrics> {
   const s = c.layers[l];
   const D = c.hiddenSize;
   const nA = s.nHeads * c.headDim;
@@ -274,13 +315,14 @@ async function flapLayerMetrics<T extends Tensor>(b: Backend<T>, c: ModelConfig,
     await b.sync();
     const varA = (await deviceDiagonal(b, statsA.m2, nA)).map((v) => v / statsA.count);
     const varM = (await deviceDiagonal(b, statsM.m2, s.ffnDim)).map((v) => v / statsM.count);
-    const unit = unitParams(c, s);
+    const att = attentionUnits(c, s, headUnit);
     return {
       attention: flapColumnMetric(w.wo, D, nA, varA),
-      colsPerGroup: nA / s.nKvHeads,
-      groupParams: unit.group,
+      colsPerGroup: att.colsPerUnit,
+      groupParams: att.params,
+      ...(att.queryHeads ? { blockSize: att.blockSize } : {}),
       mlp: flapColumnMetric(w.wDown, D, s.ffnDim, varM),
-      channelParams: unit.channel,
+      channelParams: unitParams(c, s).channel,
     };
   } finally {
     b.covFree(statsA);

@@ -139,81 +139,121 @@ export interface HeadSelection {
  * order, every position j of the kept list (kept in rank order, swaps replace in place) is tried with
  * p in place of j; the best candidate is taken if it strictly raises f* (equal candidates: the
  * earlier position wins, as with the reference's `>` test).
- * @param nPrune integer in [0, G−1] (at least one group must survive).
+ * [ext] With `blockSize` < G the units are query heads in KV groups of `blockSize` consecutive
+ * units, and every block must lose the same number: the initial choice takes, in rank order, only
+ * units whose block still has room, and a swap only exchanges units of the same block.
+ * @param nPrune integer in [0, G−1] (at least one group must survive); with blocks, a multiple of
+ *   the block count with at least one unit left in each block.
  */
-export function selectHeadGroupsFromCrossCov(sigma: Float64Array, G: number, D: number, nPrune: number): HeadSelection {
+export function selectHeadGroupsFromCrossCov(sigma: Float64Array, G: number, D: number, nPrune: number, blockSize = G): HeadSelection {
   checkSigma(sigma, G, D);
-  if (!Number.isInteger(nPrune) || nPrune < 0 || nPrune > G - 1) {
-    throw new Error(`nPrune must be an integer in [0, ${G - 1}] (keep at least one of ${G} groups), got ${nPrune}`);
-  }
+  const quota = blockQuota(G, nPrune, blockSize);
   const { R, T } = rowSums(sigma, G, D);
-  const diag = (g: number, c: number) => sigma[(g * G + g) * D + c];
-
-  // sim_g: X = Y − O_g, Var = T − 2R_g + Σ_gg, Cov(X, Y) = T − R_g.
-  const scores: number[] = [];
-  for (let g = 0; g < G; g++) {
-    let f = 0;
-    for (let c = 0; c < D; c++) {
-      const r = R[g * D + c];
-      f += Math.abs(pearsonFromMoments(T[c] - r, T[c] - 2 * r + diag(g, c), T[c]));
-    }
-    scores.push(f);
-  }
+  const scores = removalScores(sigma, R, T, G, D);
   const rank = stableArgsort(scores, true);
-  const prunedRank = rank.slice(0, nPrune);
-  const keptList = rank.slice(nPrune);
-
+  const { prunedRank, keptList } = initialChoice(rank, quota, blockSize);
   let fStar = setScore(sigma, R, T, G, D, keptList);
   const fBefore = fStar;
   let swaps = 0;
-
-  const varS = new Float64Array(D);
-  const covS = new Float64Array(D);
-  const A = new Float64Array(G * D); // A_x[c] = Σ_{k∈S} Σ_xk[c]
+  const block = (u: number) => Math.floor(u / blockSize);
   for (const p of prunedRank) {
-    // Moments of the current kept set S, then each swap S − j + p in O(D):
-    // Var = Var_S − 2A_j + Σ_jj + 2(A_p − Σ_pj) + Σ_pp,  Cov = Cov_S − R_j + R_p.
-    A.fill(0);
-    for (const x of [...keptList, p]) {
-      for (const k of keptList) {
-        const off = (x * G + k) * D;
-        for (let c = 0; c < D; c++) A[x * D + c] += sigma[off + c];
-      }
-    }
-    varS.fill(0);
-    covS.fill(0);
-    for (const k of keptList) {
-      for (let c = 0; c < D; c++) {
-        varS[c] += A[k * D + c];
-        covS[c] += R[k * D + c];
-      }
-    }
-    let best = fStar;
-    let bestPos = -1;
-    keptList.forEach((j, pos) => {
-      let f = 0;
-      const pj = (p * G + j) * D;
-      for (let c = 0; c < D; c++) {
-        const v = varS[c] - 2 * A[j * D + c] + diag(j, c) + 2 * (A[p * D + c] - sigma[pj + c]) + diag(p, c);
-        const cv = covS[c] - R[j * D + c] + R[p * D + c];
-        f += Math.abs(pearsonFromMoments(cv, v, T[c]));
-      }
-      if (f > best) {
-        best = f;
-        bestPos = pos;
-      }
-    });
-    if (bestPos >= 0) {
-      keptList[bestPos] = p;
+    const pos = bestSwap(sigma, R, T, G, D, keptList, p, fStar, (j) => block(j) === block(p));
+    if (pos >= 0) {
+      keptList[pos] = p;
       swaps++;
       // Re-evaluate from scratch so incremental rounding cannot drift across swaps.
       fStar = setScore(sigma, R, T, G, D, keptList);
     }
   }
-
   const keptSet = new Set(keptList);
   const kept = [...keptList].sort((a, b) => a - b);
   const pruned: number[] = [];
   for (let g = 0; g < G; g++) if (!keptSet.has(g)) pruned.push(g);
   return { kept, pruned, scores, rank, fBefore, fAfter: fStar, swaps };
+}
+
+/** Units each block loses; throws unless nPrune splits evenly and leaves a unit in every block. */
+function blockQuota(G: number, nPrune: number, blockSize: number): number {
+  if (!Number.isInteger(blockSize) || blockSize < 1 || G % blockSize !== 0) throw new Error(`blockSize ${blockSize} does not divide ${G} units`);
+  const blocks = G / blockSize;
+  if (!Number.isInteger(nPrune) || nPrune < 0 || nPrune % blocks !== 0 || nPrune / blocks > blockSize - 1) {
+    const what = blocks === 1 ? `an integer in [0, ${G - 1}] (keep at least one of ${G} groups)` : `a multiple of ${blocks} blocks, at most ${blocks * (blockSize - 1)} (keep one unit in each block)`;
+    throw new Error(`nPrune must be ${what}, got ${nPrune}`);
+  }
+  return nPrune / blocks;
+}
+
+/** sim_g = F(all∖{g}): with X = Y − O_g, Var = T − 2R_g + Σ_gg and Cov(X, Y) = T − R_g. */
+function removalScores(sigma: Float64Array, R: Float64Array, T: Float64Array, G: number, D: number): number[] {
+  const scores: number[] = [];
+  for (let g = 0; g < G; g++) {
+    let f = 0;
+    for (let c = 0; c < D; c++) {
+      const r = R[g * D + c];
+      f += Math.abs(pearsonFromMoments(T[c] - r, T[c] - 2 * r + sigma[(g * G + g) * D + c], T[c]));
+    }
+    scores.push(f);
+  }
+  return scores;
+}
+
+/** The highest-ranked units whose block still has room are pruned; the rest, in rank order, kept. */
+function initialChoice(rank: number[], quota: number, blockSize: number): { prunedRank: number[]; keptList: number[] } {
+  const taken = new Map<number, number>();
+  const prunedRank: number[] = [];
+  const keptList: number[] = [];
+  for (const u of rank) {
+    const blk = Math.floor(u / blockSize);
+    if ((taken.get(blk) ?? 0) < quota) {
+      taken.set(blk, (taken.get(blk) ?? 0) + 1);
+      prunedRank.push(u);
+    } else {
+      keptList.push(u);
+    }
+  }
+  return { prunedRank, keptList };
+}
+
+/**
+ * The position in `keptList` whose replacement by p raises F the most above fStar (−1: none does),
+ * among the positions `allowed` admits. Each candidate S − j + p costs O(D) from the moments of S:
+ * Var = Var_S − 2A_j + Σ_jj + 2(A_p − Σ_pj) + Σ_pp,  Cov = Cov_S − R_j + R_p.
+ */
+function bestSwap(
+  sigma: Float64Array, R: Float64Array, T: Float64Array, G: number, D: number,
+  keptList: number[], p: number, fStar: number, allowed: (j: number) => boolean,
+): number {
+  const diag = (g: number, c: number) => sigma[(g * G + g) * D + c];
+  const A = new Float64Array(G * D); // A_x[c] = Σ_{k∈S} Σ_xk[c]
+  for (const x of [...keptList, p]) {
+    for (const k of keptList) {
+      const off = (x * G + k) * D;
+      for (let c = 0; c < D; c++) A[x * D + c] += sigma[off + c];
+    }
+  }
+  const varS = new Float64Array(D);
+  const covS = new Float64Array(D);
+  for (const k of keptList) {
+    for (let c = 0; c < D; c++) {
+      varS[c] += A[k * D + c];
+      covS[c] += R[k * D + c];
+    }
+  }
+  let best = fStar;
+  let bestPos = -1;
+  keptList.forEach((j, pos) => {
+    if (!allowed(j)) return;
+    let f = 0;
+    const pj = (p * G + j) * D;
+    for (let c = 0; c < D; c++) {
+      const v = varS[c] - 2 * A[j * D + c] + diag(j, c) + 2 * (A[p * D + c] - sigma[pj + c]) + diag(p, c);
+      const cv = covS[c] - R[j * D + c] + R[p * D + c];
+      f += Math.abs(pearsonFromMoments(cv, v, T[c]));
+    }
+    if (f > best) {
+      best = f;
+      bestPos = pos;
+    }
+  });
+  return bestPos;
 }

@@ -11,6 +11,7 @@ import type { RatioPolicy } from './ratios.js';
 import type { RecoveryName } from './recoveries.js';
 import { obsMethod } from './obs.js';
 import { slimllmMethod } from './slimllm.js';
+import type { HeadUnit } from './units.js';
 
 export type MethodName = 'slimllm' | 'obs' | 'flap' | 'wanda-sp' | 'magnitude' | 'random';
 
@@ -25,6 +26,7 @@ export interface MethodSettings {
   seed: number;
   batchRows?: number;
   lstsqDamping: number;
+  headUnit: HeadUnit;
 }
 
 export interface MethodEntry {
@@ -89,6 +91,7 @@ export const METHODS: Record<MethodName, MethodEntry> = {
       checkCalibration(src.config, calib);
       const widths = await flapPlan(b, src, calib, s.targetRatio ?? s.layerRatio ?? 0, {
         batchRows: s.batchRows,
+        headUnit: s.headUnit,
         onProgress: (l, n) => onProgress?.({ layer: l, layers: n, phase: 'FLAP metrics (dense)' }),
       });
       return { method: flapMethod, ratios: { kind: 'explicit', heads: widths.heads, channels: widths.channels } };

@@ -29,6 +29,12 @@ export interface ModuleContext<T extends Tensor = Tensor> {
   colsPerUnit: number;
   /** How many units to remove. */
   nPrune: number;
+  /**
+   * Units come in blocks of this many consecutive units that must each lose the same number: the
+   * query heads of one KV group when query heads are pruned (so every group keeps as many). Equal to
+   * `units` when there is no such constraint.
+   */
+  blockSize: number;
   stats: InputStats<T>;
   /** MLP only: column sums of squares of the MLP input X (after RMSNorm). */
   inputSumsq?: Float32Array;

@@ -43,11 +43,18 @@ async function obsSelect<T extends Tensor>(ctx: ModuleContext<T>, damping: numbe
   const state = { w: b.upload(w, [D, n]), hinv: await dampedInverse(b, ctx.stats.m2, n, damping, where) };
   const removed: number[] = [];
   const stepErrors: number[] = [];
+  // Query heads leave one at a time, each KV group losing its equal share; channels in batches.
+  const blocks = units / ctx.blockSize;
+  const quota = nPrune / blocks;
+  const batch = blocks > 1 ? 1 : Math.max(1, Math.ceil(nPrune / maxSteps));
   try {
-    const batch = Math.max(1, Math.ceil(nPrune / maxSteps));
     while (removed.length < nPrune) {
       const costs = await unitCosts(b, state, n, units, g, where);
       for (const u of removed) costs[u] = Infinity;
+      for (let u = 0; u < units; u++) {
+        const block = Math.floor(u / ctx.blockSize);
+        if (removed.filter((v) => Math.floor(v / ctx.blockSize) === block).length >= quota) costs[u] = Infinity;
+      }
       const take = cheapest(costs, Math.min(batch, nPrune - removed.length));
       stepErrors.push(take.reduce((s, u) => s + costs[u], 0));
       await removeColumns(b, state, unitColumns(take, g), where);

@@ -35,6 +35,11 @@ export const PruneOptionsSchema = z
     prunedLayers: z.number().int().positive('prunedLayers (K) must be at least 1').optional(),
     alpha: z.number().finite().nonnegative().default(10),
     calibration: CalibrationSchema,
+    /**
+     * What an attention unit is: 'group' (a whole KV group; a GQA model stays GQA with fewer groups)
+     * or 'query' (query heads, the same number from every KV group; every KV head stays).
+     */
+    headUnit: z.enum(['group', 'query']).default('group'),
     /** Lowest-scoring FFN channels always kept (the original code's quirk); 0 disables. */
     keepLowest: z.number().min(0).lt(1).default(0.01),
     /** Rows of calibration hidden states per GPU batch (bounds memory); default from the model. */
@@ -69,9 +74,10 @@ export type PruneOptions = z.output<typeof PruneOptionsSchema>;
 
 /** Options that only some methods or recoveries read: given with another, they would be ignored. */
 const SCOPED: { key: string; who: string; applies: (method: string, recovery: string) => boolean }[] = [
-  ...Object.entries(METHODS).flatMap(([name, entry]) =>
-    entry.options.map((key) => ({ key, who: `method '${name}'`, applies: (m: string) => m === name })),
-  ),
+  ...[...new Set(Object.values(METHODS).flatMap((entry) => entry.options))].map((key) => {
+    const readers = Object.keys(METHODS).filter((name) => METHODS[name as MethodName].options.includes(key));
+    return { key, who: `${readers.length > 1 ? 'methods' : 'method'} ${readers.map((r) => `'${r}'`).join(' and ')}`, applies: (m: string) => readers.includes(m) };
+  }),
   // The error-aware selection predicts the error after the lstsq refit, with the same ridge.
   { key: 'lstsqDamping', who: "recovery 'lstsq' and method 'obs'", applies: (m, r) => r === 'lstsq' || m === 'obs' },
 ];

@@ -16,6 +16,7 @@ import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type
 import { takeRows } from './products.js';
 import { layerCut, resolveRatios, type RatioPolicy } from './ratios.js';
 import { PhaseTimer, type Phase } from './timer.js';
+import { attentionUnits, type HeadUnit } from './units.js';
 
 export type { RatioPolicy };
 
@@ -37,6 +38,8 @@ export interface LayerReport {
   ratio: number;
   /** Kept KV groups (original indices, ascending); null when the layer was left whole. */
   keptHeadGroups: number[] | null;
+  /** With query-head units: the kept query heads (original indices, ascending). */
+  keptQueryHeads?: number[];
   keptChannels: number[] | null;
   /** True when the ratio asked for more than "all but one" group/channel (or a method bound hit). */
   bounded: boolean;
@@ -66,6 +69,8 @@ export interface PruneRun {
   method: PruningMethod;
   recovery: Recovery;
   ratios: RatioPolicy;
+  /** What an attention unit is: a whole KV group (default) or a query head inside its group. */
+  headUnit?: HeadUnit;
   batchRows?: number;
   /**
    * Where finished layers go (default: a disk store in the OS temp folder, so host memory does not
@@ -138,7 +143,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
   if (run.ratios.kind === 'layer-based' && run.ratios.K > c.nLayers) throw new Error(`prunedLayers (K) = ${run.ratios.K} exceeds the model's ${c.nLayers} layers`);
   const seqLen = checkCalibration(c, calib);
   const layerScores = await st.timer.time('forward', () => denseLayerScores(st, calib));
-  const plan = resolveRatios(c, layerScores, run.ratios);
+  const plan = resolveRatios(c, layerScores, run.ratios, run.headUnit);
   const stream = HiddenStream.calibration(b, src, calib, run.batchRows);
   const layers: PrunedLayer[] = [];
   try {
@@ -208,14 +213,15 @@ async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStrea
   const { b, c } = st;
   const w = st.src.layer(l);
   const s = c.layers[l];
-  const cut = layerCut(st.run.ratios, c, l, ratio);
+  const cut = layerCut(st.run.ratios, c, l, ratio, st.run.headUnit);
   const report: LayerReport = { index: l, ratio, keptHeadGroups: null, keptChannels: null, bounded: cut.heads.bounded || cut.channels.bounded };
   const dl = uploadLayer(b, c, l, w);
   try {
     if (cut.heads.n === 0 && cut.channels.n === 0) return await keepWhole(st, stream, l, w, dl, report);
     const att = await pruneAttention(st, stream, l, w, dl, cut.heads.n);
     const mlp = await pruneMlp(st, stream, l, w, dl, att, cut.channels.n);
-    report.keptHeadGroups = att.kept;
+    report.keptHeadGroups = att.keptGroups ?? att.kept;
+    if (att.keptQueryHeads) report.keptQueryHeads = att.keptQueryHeads;
     report.keptChannels = mlp.kept;
     report.bounded ||= att.bounded || mlp.bounded;
     if (att.report) report.attention = att.report;
@@ -251,27 +257,33 @@ function allUnits(n: number): number[] {
 /** One module's outcome: what it kept and the layer as it stands after it. */
 interface ModuleOutcome {
   kept: number[];
+  /** Attention: the kept KV groups, and (query-head units) the kept query heads. */
+  keptGroups?: number[];
+  keptQueryHeads?: number[];
   bounded: boolean;
   report: ModuleReport | null;
   weights: LayerWeights;
   shape: LayerShape;
 }
 
-/** Chooses the head groups, rebuilds o_proj, then moves the stream through the pruned attention. */
+/** Chooses the head groups (or query heads), rebuilds o_proj, then moves the stream through the pruned attention. */
 async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, w: LayerWeights, dl: DeviceLayer<T>, nPrune: number): Promise<ModuleOutcome> {
   const { b, c } = st;
   const s = c.layers[l];
   const G = s.nKvHeads;
-  const q = s.nHeads / G;
-  let out: ModuleOutcome = { kept: allUnits(G), bounded: false, report: null, weights: w, shape: s };
+  const unit = attentionUnits(c, s, st.run.headUnit ?? 'group');
+  let out: ModuleOutcome = { kept: allUnits(unit.units), keptGroups: allUnits(G), bounded: false, report: null, weights: w, shape: s };
   if (nPrune > 0) {
-    const m = await pruneModule(st, stream, { kind: 'attention', layer: l, w, units: G, colsPerUnit: q * c.headDim, nPrune }, (h, seqLen) => [attentionInput(b, c, dl, h, seqLen), null]);
+    const spec = { kind: 'attention' as const, layer: l, w, units: unit.units, colsPerUnit: unit.colsPerUnit, blockSize: unit.blockSize, nPrune };
+    const m = await pruneModule(st, stream, spec, (h, seqLen) => [attentionInput(b, c, dl, h, seqLen), null]);
     const D = c.hiddenSize;
-    // Group g's query heads are g·q..g·q+q−1, so its q_proj rows are exactly its o_proj columns.
-    const kvRows = unitColumns(m.sel.kept, c.headDim);
-    const weights = { ...w, wq: takeRows(w.wq, D, m.keptCols), wk: takeRows(w.wk, D, kvRows), wv: takeRows(w.wv, D, kvRows), wo: m.rec.weight, oBias: m.rec.bias };
-    const shape = { ...s, nHeads: m.sel.kept.length * q, nKvHeads: m.sel.kept.length, oBias: m.rec.bias !== null };
-    out = { kept: m.sel.kept, bounded: m.sel.bounded ?? false, report: moduleReport(G, m.sel, m.rec), weights, shape };
+    // A unit's q_proj rows are exactly its o_proj columns; a KV group's k/v rows go only with the group.
+    const kvRows = unit.queryHeads ? null : unitColumns(m.sel.kept, c.headDim);
+    const weights = { ...w, wq: takeRows(w.wq, D, m.keptCols), wo: m.rec.weight, oBias: m.rec.bias, ...(kvRows ? { wk: takeRows(w.wk, D, kvRows), wv: takeRows(w.wv, D, kvRows) } : {}) };
+    const nKvHeads = unit.queryHeads ? G : m.sel.kept.length;
+    const shape = { ...s, nHeads: m.keptCols.length / c.headDim, nKvHeads, oBias: m.rec.bias !== null };
+    const keptGroups = unit.queryHeads ? allUnits(G) : m.sel.kept;
+    out = { kept: m.sel.kept, keptGroups, keptQueryHeads: unit.queryHeads ? m.sel.kept : undefined, bounded: m.sel.bounded ?? false, report: moduleReport(unit.units, m.sel, m.rec), weights, shape };
   }
   // The pruned attention produces the MLP's input.
   const pdl = uploadLayer(b, withShape(c, l, out.shape), l, out.weights);
@@ -287,7 +299,7 @@ async function pruneMlp<T extends Tensor>(st: RunState<T>, stream: HiddenStream<
   const F = c.layers[l].ffnDim;
   let out: ModuleOutcome = { ...att, kept: allUnits(F), bounded: false, report: null };
   if (nPrune > 0) {
-    const m = await pruneModule(st, stream, { kind: 'mlp', layer: l, w, units: F, colsPerUnit: 1, nPrune }, (h) => {
+    const m = await pruneModule(st, stream, { kind: 'mlp', layer: l, w, units: F, colsPerUnit: 1, blockSize: F, nPrune }, (h) => {
       const { x, hid } = mlpInputs(b, c, dl, h);
       return [hid, x];
     });
@@ -312,7 +324,7 @@ function moduleReport(units: number, sel: Selection, rec: Recovered): ModuleRepo
 }
 
 /** A module to prune, before its statistics exist. */
-type ModuleSpec = Pick<ModuleContext, 'kind' | 'layer' | 'w' | 'units' | 'colsPerUnit' | 'nPrune'>;
+type ModuleSpec = Pick<ModuleContext, 'kind' | 'layer' | 'w' | 'units' | 'colsPerUnit' | 'blockSize' | 'nPrune'>;
 
 /**
  * What a module's statistics are taken of, for one batch: the output projection's input, and

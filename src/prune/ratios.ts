@@ -4,6 +4,7 @@
 // other ratio policies (one ratio for every layer; widths decided beforehand) and the solve for p.
 import { decoderLinearParams, layerLinearParams, unitParams, type ModelConfig } from '../model/config.js';
 import { roundHalfEven, stableArgsort } from './stats-math.js';
+import { attentionUnits, type AttentionUnits, type HeadUnit } from './units.js';
 
 export interface LayerRatios {
   /** selected[l]: layer l is among the top K by score and gets pruned. */
@@ -61,29 +62,36 @@ export function unitsToPrune(ratio: number, units: number): { n: number; bounded
   return raw > units - 1 ? { n: units - 1, bounded: true } : { n: raw, bounded: false };
 }
 
+/** Units a layer's attention loses at a ratio: round(ratio·units), per block for query heads, at least one left per block. */
+export function attentionCut(ratio: number, a: AttentionUnits): { n: number; bounded: boolean } {
+  const blocks = a.units / a.blockSize;
+  const perBlock = unitsToPrune(ratio, a.blockSize);
+  return { n: perBlock.n * blocks, bounded: perBlock.bounded };
+}
+
 /** How much each layer loses: SlimLLM's layer-based ratio, or one ratio for every layer. */
 export type RatioPolicy =
   | { kind: 'layer-based'; p?: number; targetRatio?: number; K: number; alpha: number }
   | { kind: 'uniform'; p?: number; targetRatio?: number }
-  /** Head groups / FFN channels to remove per layer, decided beforehand (FLAP's global threshold). */
+  /** Attention units (groups or query heads) / FFN channels to remove per layer, decided beforehand (FLAP's global threshold). */
   | { kind: 'explicit'; heads: number[]; channels: number[] };
 
 /** Fraction of decoder linear parameters removed by given per-layer ratios (before any method bound). */
-export function removedFraction(c: ModelConfig, ratios: number[]): number {
+export function removedFraction(c: ModelConfig, ratios: number[], headUnit: HeadUnit = 'group'): number {
   let removed = 0;
   ratios.forEach((r, l) => {
     if (r <= 0) return;
     const s = c.layers[l];
-    const unit = unitParams(c, s);
-    removed += unitsToPrune(r, s.nKvHeads).n * unit.group + unitsToPrune(r, s.ffnDim).n * unit.channel;
+    const att = attentionUnits(c, s, headUnit);
+    removed += attentionCut(r, att).n * att.params + unitsToPrune(r, s.ffnDim).n * unitParams(c, s).channel;
   });
   return removed / decoderLinearParams(c);
 }
 
 /** Solves p (bisection) so that ratios(p) remove the fraction of parameters closest to `target`. */
-export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target: number): number {
+export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target: number, headUnit: HeadUnit = 'group'): number {
   if (target <= 0) return 0;
-  const frac = (p: number) => removedFraction(c, ratiosOf(p));
+  const frac = (p: number) => removedFraction(c, ratiosOf(p), headUnit);
   let lo = 0;
   let hi = 0.999999;
   // Refused rather than silently removing less than asked.
@@ -99,36 +107,39 @@ export function solveP(c: ModelConfig, ratiosOf: (p: number) => number[], target
 }
 
 /** The per-layer ratios a policy gives, with the p, K and alpha the report states. */
-export function resolveRatios(c: ModelConfig, scores: number[], pol: RatioPolicy): { p: number; K: number; alpha: number; ratios: number[] } {
+export function resolveRatios(c: ModelConfig, scores: number[], pol: RatioPolicy, headUnit: HeadUnit = 'group'): { p: number; K: number; alpha: number; ratios: number[] } {
   const L = c.nLayers;
-  if (pol.kind === 'explicit') return explicitRatios(c, pol);
+  if (pol.kind === 'explicit') return explicitRatios(c, pol, headUnit);
   const ratiosOf =
     pol.kind === 'layer-based'
       ? (p: number) => layerRatios(scores, p, pol.K, pol.alpha).ratios
       : (p: number) => Array.from({ length: L }, () => p);
-  const p = pol.p ?? solveP(c, ratiosOf, pol.targetRatio ?? 0);
+  const p = pol.p ?? solveP(c, ratiosOf, pol.targetRatio ?? 0, headUnit);
   return { p, K: pol.kind === 'layer-based' ? pol.K : L, alpha: pol.kind === 'layer-based' ? pol.alpha : 0, ratios: ratiosOf(p) };
 }
 
 /** Widths decided beforehand: a layer's ratio is the fraction of its linear parameters removed; p, of the decoder's. */
-function explicitRatios(c: ModelConfig, pol: { heads: number[]; channels: number[] }): { p: number; K: number; alpha: number; ratios: number[] } {
+function explicitRatios(c: ModelConfig, pol: { heads: number[]; channels: number[] }, headUnit: HeadUnit): { p: number; K: number; alpha: number; ratios: number[] } {
   const L = c.nLayers;
   if (pol.heads.length !== L || pol.channels.length !== L) throw new Error(`explicit widths need ${L} layers, got ${pol.heads.length} / ${pol.channels.length}`);
   let removed = 0;
   const ratios = c.layers.map((s, l) => {
     const [h, f] = [pol.heads[l], pol.channels[l]];
-    if (!(Number.isInteger(h) && h >= 0 && h < s.nKvHeads)) throw new Error(`layer ${l}: cannot remove ${h} of ${s.nKvHeads} head groups`);
+    const att = attentionUnits(c, s, headUnit);
+    const blocks = att.units / att.blockSize;
+    if (!(Number.isInteger(h) && h >= 0 && h % blocks === 0 && h / blocks < att.blockSize)) {
+      throw new Error(`layer ${l}: cannot remove ${h} of ${att.units} ${att.queryHeads ? `query heads (a multiple of ${blocks} groups, one head left in each)` : 'head groups'}`);
+    }
     if (!(Number.isInteger(f) && f >= 0 && f < s.ffnDim)) throw new Error(`layer ${l}: cannot remove ${f} of ${s.ffnDim} channels`);
-    const unit = unitParams(c, s);
-    const r = h * unit.group + f * unit.channel;
+    const r = h * att.params + f * unitParams(c, s).channel;
     removed += r;
     return r / layerLinearParams(c, l);
   });
   return { p: removed / decoderLinearParams(c), K: ratios.filter((r) => r > 0).length, alpha: 0, ratios };
 }
 
-/** How many head groups and channels layer l loses under a policy and its resolved ratio. */
-export function layerCut(pol: RatioPolicy, c: ModelConfig, l: number, ratio: number): { heads: { n: number; bounded: boolean }; channels: { n: number; bounded: boolean } } {
+/** How many attention units (groups or query heads) and channels layer l loses under a policy and its resolved ratio. */
+export function layerCut(pol: RatioPolicy, c: ModelConfig, l: number, ratio: number, headUnit: HeadUnit = 'group'): { heads: { n: number; bounded: boolean }; channels: { n: number; bounded: boolean } } {
   if (pol.kind === 'explicit') return { heads: { n: pol.heads[l], bounded: false }, channels: { n: pol.channels[l], bounded: false } };
-  return { heads: unitsToPrune(ratio, c.layers[l].nKvHeads), channels: unitsToPrune(ratio, c.layers[l].ffnDim) };
+  return { heads: attentionCut(ratio, attentionUnits(c, c.layers[l], headUnit)), channels: unitsToPrune(ratio, c.layers[l].ffnDim) };
 }

@@ -19,5 +19,5 @@ export async function pruneWithOptions<T extends Tensor>(
   const recovery = recoveryByName(o.recovery, { lstsqDamping: o.lstsqDamping });
   const { method, ratios } = await METHODS[o.method].plan(b, src, calib, o, onProgress);
   const layerStore = layerStoreFor(o.layerStore, o.workDir);
-  return pruneModel(b, src, calib, { method, recovery, ratios, batchRows: o.batchRows, layerStore }, onProgress);
+  return pruneModel(b, src, calib, { method, recovery, ratios, headUnit: o.headUnit, batchRows: o.batchRows, layerStore }, onProgress);
 }

@@ -20,7 +20,7 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
         const n = units * colsPerUnit;
         const blocks = await headBlockProducts(b, w, D, n, units, colsPerUnit, ctx.stats.m2);
         const sigma = groupCrossCovFromProducts(w, D, units, colsPerUnit, (g) => blocks[g], 1 / ctx.stats.count);
-        const sel = selectHeadGroupsFromCrossCov(sigma, units, D, ctx.nPrune);
+        const sel = selectHeadGroupsFromCrossCov(sigma, units, D, ctx.nPrune, ctx.blockSize);
         return { kept: sel.kept, details: { headScores: sel.scores, greedySwaps: sel.swaps, fBefore: sel.fBefore, fAfter: sel.fAfter } };
       }
       const F = units;

@@ -50,7 +50,7 @@ export function registerDemo(cli: Command): void {
       try {
         r = await runPrune({
           model: bundled.model(), tokenizer: bundled.tokenizer(), out, ratio: o.ratio, alpha: 10, calibText: calibFile,
-          calibSamples: 32, calibLen: 128, seed: 42, keepLowest: 0.01, device: o.device, overwrite: o.out === undefined,
+          calibSamples: 32, calibLen: 128, seed: 42, headUnit: 'group', keepLowest: 0.01, device: o.device, overwrite: o.out === undefined,
         });
       } finally {
         fs.rmSync(calibDir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { saveModel } from '../../model/writer.js';
 import { METHOD_NAMES, type MethodName } from '../../prune/methods.js';
 import type { PruneReport } from '../../prune/orchestrator.js';
 import { RECOVERY_NAMES, type RecoveryName } from '../../prune/recoveries.js';
+import { HEAD_UNITS, type HeadUnit } from '../../prune/units.js';
 import { progress } from '../progress.js';
 import { readCalibTokens, readText } from '../../text-files.js';
 import { removeOnExit } from '../../cleanup.js';
@@ -40,6 +41,7 @@ export interface PruneCliOptions {
   calibLen?: number;
   seed?: number;
   calibTokens?: string;
+  headUnit: HeadUnit;
   keepLowest?: number;
   method?: MethodName;
   recovery?: RecoveryName;
@@ -106,6 +108,7 @@ export async function runPrune(o: PruneCliOptions): Promise<PruneReport> {
       prunedLayers: o.prunedLayers,
       alpha: o.alpha,
       calibration,
+      headUnit: o.headUnit,
       keepLowest: o.keepLowest,
       method: o.method,
       recovery: o.recovery,
@@ -151,6 +154,7 @@ export function registerPrune(cli: Command): void {
     .option('--calib-len <T>', 'with --calib-text: tokens per window (default 128)', num('int', 2))
     .option('--seed <s>', 'with --calib-text: calibration seed (default 42)', num('int'))
     .option('--calib-tokens <file>', 'calibration token ids (JSON number[][])')
+    .option('--head-unit <u>', 'group (whole KV groups) | query (query heads, as many from every KV group)', oneOf('head unit', HEAD_UNITS), 'group')
     .option('--keep-lowest <f>', 'slimllm: fraction of lowest-scoring channels always kept (default 0.01)', num('float', 0))
     .option('--method <m>', `${METHOD_NAMES.join(' | ')}`, oneOf('method', METHOD_NAMES), 'slimllm')
     .option('--recovery <r>', `${RECOVERY_NAMES.join(' | ')} (default: regression for slimllm, lstsq for obs, bias for flap, none otherwise)`, oneOf('recovery', RECOVERY_NAMES))
