@@ -88,8 +88,9 @@ describe('outputs over several draws', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     // Two cells have an sd (slimllm and random at 0.2); slimllm at 0.5 has one successful draw, no bar.
     expect(svg.match(/class="error-bar"/g)).toHaveLength(2);
-    expect(svg).toContain('bars: ±1 sample sd over 4 draws');
-    expect(svg).toContain('points: mean of 4 calibration draws (seeds 42, 43, 44, 45)');
+    expect(svg).toContain('points: mean over 4 calibration draws');
+    expect(svg).toContain('bars: ±1 sample sd over the draws');
+    expect(svg).toContain('calibration 4 draws of 4×64 tokens (seeds 42–45)');
     // Each bar is drawn from mean − sd up to mean + sd: upwards on the page, so y decreases.
     const bars = [...svg.matchAll(/class="error-bar" d="M([\d.]+) ([\d.]+)V([\d.]+)/g)].map((m) => ({ low: Number(m[2]), high: Number(m[3]) }));
     expect(bars.every((b) => b.high < b.low)).toBe(true);

@@ -154,12 +154,27 @@ function series(f: Frame, r: CompareResult, pts: Point[], withBars: boolean, g: 
   return { plot, legend };
 }
 
-/** The line under the title: evaluation, calibration and, over draws, what the points and bars are. */
+/** Seeds as a range when they run one by one (as calibrationDraws makes them), else listed. */
+function seedText(seeds: (number | null)[]): string {
+  const consecutive = seeds.length > 2 && seeds.every((x, i) => x !== null && x === (seeds[0] as number) + i);
+  return consecutive ? `${seeds[0]}–${seeds[seeds.length - 1]}` : seeds.join(', ');
+}
+
+/** The line under the title: evaluation, calibration and, over draws, how many and their seeds. */
 function subtitle(r: CompareResult): string {
   const c = r.calibration;
-  const calib = `calibration ${c.sequences}×${c.seqLen} tokens`;
-  const draws = c.draws > 1 ? `; points: mean of ${c.draws} calibration draws (seeds ${c.seeds.join(', ')}), bars: ±1 sample sd` : '';
-  return `${r.evaluation.label}, ${r.evaluation.tokens} tokens; ${calib}${draws}; ${r.device}`;
+  const calib = c.draws > 1 ? `calibration ${c.draws} draws of ${c.sequences}×${c.seqLen} tokens (seeds ${seedText(c.seeds)})` : `calibration ${c.sequences}×${c.seqLen} tokens`;
+  return `${r.evaluation.label}, ${r.evaluation.tokens} tokens; ${calib}; ${r.device}`;
+}
+
+/** Under the legend, over draws: what a point and a bar stand for. */
+function barsNote(f: Frame, r: CompareResult): string[] {
+  const x = f.m.left + f.pw + 16;
+  const y = f.m.top + 8 + r.grid.length * 20 + 6;
+  return [
+    `<text x="${x}" y="${y}" font-size="11" fill="#555">points: mean over ${r.calibration.draws} calibration draws</text>`,
+    `<text x="${x}" y="${y + 15}" font-size="11" fill="#555">bars: ±1 sample sd over the draws</text>`,
+  ];
 }
 
 /** Perplexity (log scale) against removed fraction; one line per method/recovery, dense as a dashed rule. */
@@ -179,10 +194,7 @@ export function compareSvg(r: CompareResult, title = `Perplexity after structure
     legend.push(...s.legend);
   });
   o.push(...legend);
-  if (withBars) {
-    const ly = f.m.top + 8 + r.grid.length * 20 + 6;
-    o.push(`<text x="${f.m.left + f.pw + 16}" y="${ly}" font-size="11" fill="#555">bars: ±1 sample sd over ${r.calibration.draws} draws</text>`);
-  }
+  if (withBars) o.push(...barsNote(f, r));
   o.push(`<text x="${f.m.left}" y="${f.m.top - 8}" font-size="11" fill="#555">${esc(subtitle(r))}</text>`);
   o.push('</svg>');
   return `${o.join('\n')}\n`;
