@@ -70,3 +70,18 @@ export function calibrationFromText(tok: Tokenizer, text: string, samples: numbe
   }
   return out;
 }
+
+/** One calibration set of a repeated comparison and the seed it was drawn with (null: given as ids). */
+export interface CalibrationDraw {
+  seed: number | null;
+  tokens: number[][];
+}
+
+/**
+ * `draws` calibration sets from the same text: draw d uses seed `seed + d`, so a comparison run
+ * again with the same seed and more draws repeats the earlier draws and adds new ones.
+ */
+export function calibrationDraws(tok: Tokenizer, text: string, samples: number, seqLen: number, seed: number, draws: number): CalibrationDraw[] {
+  if (!(Number.isInteger(draws) && draws >= 1)) throw new Error(`draws ${draws}: need a whole number of at least 1`);
+  return Array.from({ length: draws }, (_, d) => ({ seed: seed + d, tokens: calibrationFromText(tok, text, samples, seqLen, seed + d) }));
+}

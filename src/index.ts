@@ -14,7 +14,9 @@ export type { PruneReport, LayerReport, PruneProgress } from './prune/orchestrat
 export type { PerplexityResult } from './eval/perplexity.js';
 export { createBackend, CpuBackend, GpuBackend, type Backend, type DeviceKind } from './kernels/index.js';
 export { NoGpuAdapterError } from './gpu/device.js';
-export { runCompare, type CompareOptions, type CompareResult } from './compare/run.js';
+export { runCompare, type CompareOptions, type CompareResult, type CompareRun, type CompareSummary } from './compare/run.js';
+export { summarizeRuns } from './compare/summary.js';
+export { calibrationDraws, type CalibrationDraw } from './corpus.js';
 export { compareMarkdown } from './compare/markdown.js';
 export { compareSvg } from './compare/svg.js';
 export { METHOD_NAMES, type MethodName } from './prune/methods.js';

@@ -25,6 +25,7 @@ import { expandGrid } from '../src/compare/grid.js';
 import { compareMarkdown } from '../src/compare/markdown.js';
 import type { CompareResult } from '../src/compare/run.js';
 import { compareSvg } from '../src/compare/svg.js';
+import { summarizeRuns } from '../src/compare/summary.js';
 import type { ModuleContext, ModuleKind } from '../src/prune/module.js';
 import { PhaseTimer } from '../src/prune/timer.js';
 import { bundled } from '../src/paths.js';
@@ -320,20 +321,24 @@ describe('compare grid and outputs', () => {
   it('Markdown table and SVG chart from a result', () => {
     const grid = expandGrid(['slimllm', 'random'], ['default']);
     const run = (method: 'slimllm' | 'random', recovery: 'regression' | 'none', targetRatio: number, ppl: number | null) => ({
-      method, recovery, targetRatio, removedFraction: ppl === null ? null : targetRatio + 0.001, ppl, nll: ppl === null ? null : Math.log(ppl),
+      method, recovery, targetRatio, draw: 0, calibSeed: 42, removedFraction: ppl === null ? null : targetRatio + 0.001, ppl, nll: ppl === null ? null : Math.log(ppl),
       widths: null, pruneMs: 1, evalMs: 1, ...(ppl === null ? { error: 'boom' } : {}),
     });
+    const runs = [run('slimllm', 'regression', 0.2, 5), run('random', 'none', 0.2, 9), run('slimllm', 'regression', 0.5, 20), run('random', 'none', 0.5, null)];
     const r: CompareResult = {
-      model: 'm', device: 'cpu', evaluation: { sequences: 2, tokens: 10, label: 'x' }, calibration: { sequences: 1, seqLen: 4 }, params: 100,
-      dense: { ppl: 3, nll: Math.log(3), tokens: 10 }, ratios: [0.2, 0.5], grid,
-      runs: [run('slimllm', 'regression', 0.2, 5), run('random', 'none', 0.2, 9), run('slimllm', 'regression', 0.5, 20), run('random', 'none', 0.5, null)],
+      model: 'm', device: 'cpu', evaluation: { sequences: 2, tokens: 10, label: 'x' },
+      calibration: { sequences: 1, seqLen: 4, draws: 1, seeds: [42], source: 'c' }, params: 100,
+      dense: { ppl: 3, nll: Math.log(3), tokens: 10 }, ratios: [0.2, 0.5], grid, runs, summary: summarizeRuns(runs, grid, [0.2, 0.5]),
     };
     const md = compareMarkdown(r);
+    expect(md).not.toContain('±');
+    expect(md).toContain('Calibration: one draw (seed 42) of 1×4 tokens from c.');
     expect(md).toContain('| slimllm + regression (default) | **5.00** (20.1 %) | **20.00** (50.1 %) |');
     expect(md).toContain('| random + none | 9.00 (20.1 %) | failed: boom |');
     const svg = compareSvg(r);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).not.toContain('error-bar');
     expect(svg).toContain('slimllm + regression (default)');
   });
 });

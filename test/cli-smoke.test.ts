@@ -50,4 +50,21 @@ describe('CLI smoke', () => {
     expect(fs.readFileSync(path.join(out, 'results.svg'), 'utf8')).toMatch(/^<svg/);
     expect(fs.readFileSync(path.join(out, 'results.md'), 'utf8').length).toBeGreaterThan(100);
   });
+
+  it('compare --draws 2 runs each configuration on two calibration draws and reports mean ± sd', () => {
+    const out = path.join(root, 'cmp-draws');
+    const r = run(['compare', '--model', bundled.model(), '--text', bundled.stories(), '--stories', '1:3', '--ratios', '0.2', '--methods', 'slimllm,random',
+      '--calib-samples', '4', '--calib-len', '64', '--seed', '5', '--draws', '2', '--out', out, '--device', 'cpu']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('draw 2 of 2 (seed 6): random/none @ 0.2');
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(res.calibration).toMatchObject({ draws: 2, seeds: [5, 6], source: 'stories 500–999 of tinystories_valid_first1000.txt' });
+    expect(res.runs.map((x: { draw: number; calibSeed: number }) => [x.draw, x.calibSeed])).toEqual([[0, 5], [0, 5], [1, 6], [1, 6]]);
+    expect(res.summary.map((s: { n: number; failed: number }) => [s.n, s.failed])).toEqual([[2, 0], [2, 0]]);
+    expect(res.summary.every((s: { pplSd: number | null }) => s.pplSd !== null && s.pplSd > 0)).toBe(true);
+    const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+    expect(md).toContain('N = 2 calibration draws (seeds 5, 6)');
+    expect(md).toMatch(/\| slimllm \+ regression \(default\) \| (\*\*)?[\d.]+(\*\*)? ± [\d.]+ \(/);
+    expect(fs.readFileSync(path.join(out, 'results.svg'), 'utf8').match(/class="error-bar"/g)).toHaveLength(2);
+  });
 });

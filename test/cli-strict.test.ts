@@ -38,6 +38,15 @@ describe('CLI options and inputs are checked up front', () => {
     expect(fails(['prune', '--model', model, '--out', path.join(tmp, 'p'), '--ratio', '', '--calib-tokens', calib])).toMatch(/--ratio.*'' is not a number/);
   });
 
+  it('compare --draws takes a whole number of at least 1; default calibration stays clear of the evaluation stories', () => {
+    expect(fails(['compare', '--model', model, '--text', text, '--draws', '0'])).toMatch(/--draws.*0 is below the smallest allowed, 1/);
+    expect(fails(['compare', '--model', model, '--text', text, '--draws', '1.5'])).toMatch(/--draws.*'1.5' is not an integer/);
+    expect(fails(['compare', '--model', model, '--text', text, '--draws', 'two'])).toMatch(/--draws.*'two' is not an integer/);
+    expect(fails(['compare', '--model', model, '--text', text, '--stories', '1:600', '--out', path.join(tmp, 'cmp')])).toBe(
+      'slimllm: --stories 1:600 reaches story 500, where the default calibration starts: pass --calib-text or end the evaluation stories before 500',
+    );
+  });
+
   it('conflicting options are refused, not one silently dropped', () => {
     const out = path.join(tmp, 'c');
     expect(fails(['prune', '--model', model, '--out', out, '--ratio', '0.2', '--layer-ratio', '0.3', '--calib-tokens', calib])).toBe(

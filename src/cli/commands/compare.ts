@@ -11,7 +11,7 @@ import { compareMarkdown } from '../../compare/markdown.js';
 import { runCompare } from '../../compare/run.js';
 import { compareSvg } from '../../compare/svg.js';
 import { RECOVERY_NAMES } from '../../prune/recoveries.js';
-import { calibrationFromText, storiesSequences } from '../../corpus.js';
+import { calibrationDraws, parseRange, splitStories, storiesSequences } from '../../corpus.js';
 import { progress } from '../progress.js';
 import { readText } from '../../text-files.js';
 import { num, device, oneOf, list, printJson, writeFileAtomic } from '../args.js';
@@ -31,9 +31,10 @@ export function registerCompare(cli: Command): void {
     .option('--calib-text <file>', 'calibration text (default: stories 500–999 of --text)')
     .option('--calib-samples <N>', 'calibration windows', num('int', 1), 32)
     .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
-    .option('--seed <s>', 'calibration seed', num('int'), 42)
+    .option('--seed <s>', 'calibration seed; draw d (counted from 0) uses seed + d', num('int'), 42)
+    .option('--draws <N>', 'calibration draws: every configuration runs once per draw; the outputs give mean ± sd', num('int', 1), 1)
     .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
-    .option('--random-seed <s>', 'seed of the random method', num('int'), 0)
+    .option('--random-seed <s>', 'seed of the random method; draw d (counted from 0) uses random-seed + d', num('int'), 0)
     .option('--out <dir>', 'output folder', 'slimllm-compare')
     .option('--device <d>', 'gpu | cpu', device, 'gpu')
     .option('--json', 'the results as the last stdout line')
@@ -44,22 +45,16 @@ export function registerCompare(cli: Command): void {
       const grid = expandGrid(o.methods, o.recoveries);
       const tok = tokenizerFor(o.model, o.tokenizer);
       const text = readText(o.text);
-      let calibText: string;
-      if (o.calibText) calibText = readText(o.calibText);
-      else {
-        const docs = text.split('<|endoftext|>');
-        if (docs.length < 501) throw new Error(`${o.text} has ${docs.length} stories; the default calibration uses stories 500–999: pass --calib-text`);
-        calibText = docs.slice(500).join('<|endoftext|>');
-      }
+      const { calibText, calibLabel } = calibrationSource(o.text, text, o.calibText, o.stories);
       const src = openModel(o.model);
       const b = await createBackend(o.device);
       try {
         checkVocab(tok, src);
-        const calib = calibrationFromText(tok, calibText, o.calibSamples, o.calibLen, o.seed);
+        const draws = calibrationDraws(tok, calibText, o.calibSamples, o.calibLen, o.seed, o.draws);
         const evalSeqs = storiesSequences(tok, text, o.stories, src.config.maxSeqLen);
         const bar = progress('compare');
         const result = await runCompare(b, src, {
-          ratios: o.ratios, grid, calib, evalSeqs,
+          ratios: o.ratios, grid, draws, calibLabel, evalSeqs,
           evalLabel: `${path.basename(o.text)} stories ${o.stories}`,
           modelLabel: path.basename(o.model),
           lstsqDamping: o.lstsqDamping, seed: o.randomSeed,
@@ -71,7 +66,7 @@ export function registerCompare(cli: Command): void {
         writeFileAtomic(path.join(o.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
         writeFileAtomic(path.join(o.out, 'results.md'), compareMarkdown(result));
         writeFileAtomic(path.join(o.out, 'results.svg'), compareSvg(result));
-        for (const r of result.runs) if (r.error) process.stderr.write(`slimllm: ${r.method}/${r.recovery} at ${r.targetRatio} failed: ${r.error}\n`);
+        for (const r of result.runs) if (r.error) process.stderr.write(`slimllm: ${r.method}/${r.recovery} at ${r.targetRatio}${o.draws > 1 ? ` (calibration seed ${r.calibSeed})` : ''} failed: ${r.error}\n`);
         if (o.json) printJson(result);
         else {
           console.log(compareMarkdown(result));
@@ -83,4 +78,17 @@ export function registerCompare(cli: Command): void {
       }
     });
 
+}
+
+/**
+ * Where calibration windows come from: --calib-text, or by default stories 500–999 of --text, which
+ * the default evaluation stories (1:201) never reach, so no draw calibrates on what is scored.
+ */
+function calibrationSource(textFile: string, text: string, calibFile: string | undefined, stories: string): { calibText: string; calibLabel: string } {
+  if (calibFile) return { calibText: readText(calibFile), calibLabel: path.basename(calibFile) };
+  const docs = text.split('<|endoftext|>');
+  if (docs.length < 501) throw new Error(`${textFile} has ${docs.length} stories; the default calibration uses stories 500–999: pass --calib-text`);
+  const [, evalEnd] = parseRange(stories, splitStories(text).length);
+  if (evalEnd > 500) throw new Error(`--stories ${stories} reaches story 500, where the default calibration starts: pass --calib-text or end the evaluation stories before 500`);
+  return { calibText: docs.slice(500).join('<|endoftext|>'), calibLabel: `stories 500–999 of ${path.basename(textFile)}` };
 }
