@@ -22,7 +22,7 @@ import {
   type FlapLayerMetrics,
 } from '../src/prune/baselines.js';
 import { expandGrid } from '../src/compare/grid.js';
-import { compareMarkdown } from '../src/compare/markdown.js';
+import { compareMarkdown, seriesLabel } from '../src/compare/markdown.js';
 import type { CompareResult } from '../src/compare/run.js';
 import { compareSvg } from '../src/compare/svg.js';
 import { summarizeRuns } from '../src/compare/summary.js';
@@ -316,6 +316,13 @@ describe('compare grid and outputs', () => {
     expect(g.map((x) => `${x.method}/${x.recovery}`)).toEqual(['slimllm/none', 'slimllm/regression', 'slimllm/lstsq', 'flap/none', 'flap/bias', 'wanda-sp/none']);
     expect(() => expandGrid(['slimllm'], ['nope'])).toThrow(/unknown recovery 'nope'/);
     expect(() => expandGrid(['best'], ['none'])).toThrow(/unknown method 'best'/);
+  });
+
+  it('expandGrid: one series per head unit, labelled', () => {
+    const g = expandGrid(['obs', 'slimllm'], ['default'], ['group', 'query']);
+    expect(g.map((x) => `${x.method}/${x.recovery}/${x.headUnit}`)).toEqual(['obs/lstsq/group', 'slimllm/regression/group', 'obs/lstsq/query', 'slimllm/regression/query']);
+    expect(g.map(seriesLabel)).toEqual(['obs + lstsq (default)', 'slimllm + regression (default)', 'obs + lstsq (default), query heads', 'slimllm + regression (default), query heads']);
+    expect(() => expandGrid(['obs'], ['default'], ['head'])).toThrow("unknown head unit 'head' (one of group, query)");
   });
 
   it('Markdown table and SVG chart from a result', () => {

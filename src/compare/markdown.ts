@@ -1,7 +1,7 @@
 // The comparison as a Markdown table: perplexity (and the fraction removed) per ratio and series;
 // over several calibration draws, the mean ± sample standard deviation of each cell.
 import { defaultRecovery } from '../prune/options.js';
-import type { GridEntry } from './grid.js';
+import { inSeries, type GridEntry } from './grid.js';
 import type { CompareResult } from './run.js';
 import type { CompareSummary } from './summary.js';
 
@@ -20,11 +20,11 @@ function fmtSpread(mean: number, sd: number): string {
 
 export function seriesLabel(g: GridEntry): string {
   const def = defaultRecovery(g.method) === g.recovery;
-  return `${g.method} + ${g.recovery}${def && g.recovery !== 'none' ? ' (default)' : ''}`;
+  return `${g.method} + ${g.recovery}${def && g.recovery !== 'none' ? ' (default)' : ''}${g.headUnit === 'query' ? ', query heads' : ''}`;
 }
 
 function summaryOf(r: CompareResult, g: GridEntry, ratio: number): CompareSummary | undefined {
-  return r.summary.find((s) => s.targetRatio === ratio && s.method === g.method && s.recovery === g.recovery);
+  return r.summary.find((s) => s.targetRatio === ratio && inSeries(s, g));
 }
 
 function failedCell(s: CompareSummary): string {

@@ -27,8 +27,8 @@ export interface CompareRun extends GridEntry {
   removedFraction: number | null;
   ppl: number | null;
   nll: number | null;
-  /** Kept KV groups and FFN channels per layer. */
-  widths: { heads: number[]; channels: number[] } | null;
+  /** Kept KV groups, query heads and FFN channels per layer. */
+  widths: { heads: number[]; queryHeads: number[]; channels: number[] } | null;
   pruneMs: number;
   evalMs: number;
   error?: string;
@@ -94,7 +94,7 @@ interface RunSpec extends GridEntry {
 async function pruneAndEvaluate(b: Backend, src: ModelSource, o: CompareOptions, s: RunSpec): Promise<{ run: CompareRun; params: number }> {
   const randomSeed = (o.seed ?? RANDOM_SEED_BASE) + s.draw;
   let run: CompareRun = {
-    method: s.method, recovery: s.recovery, targetRatio: s.targetRatio, draw: s.draw, calibSeed: s.calib.seed,
+    method: s.method, recovery: s.recovery, headUnit: s.headUnit, targetRatio: s.targetRatio, draw: s.draw, calibSeed: s.calib.seed,
     ...(s.method === 'random' ? { randomSeed } : {}),
     removedFraction: null, ppl: null, nll: null, widths: null, pruneMs: 0, evalMs: 0,
   };
@@ -104,6 +104,7 @@ async function pruneAndEvaluate(b: Backend, src: ModelSource, o: CompareOptions,
       targetRatio: s.targetRatio,
       method: s.method,
       recovery: s.recovery,
+      headUnit: s.headUnit,
       calibration: { tokens: s.calib.tokens },
       lstsqDamping: o.lstsqDamping,
       seed: randomSeed,
@@ -120,7 +121,7 @@ async function pruneAndEvaluate(b: Backend, src: ModelSource, o: CompareOptions,
       removedFraction: report.params.removedFraction,
       ppl: r.ppl,
       nll: r.nll,
-      widths: { heads: model.config.layers.map((l) => l.nKvHeads), channels: model.config.layers.map((l) => l.ffnDim) },
+      widths: { heads: model.config.layers.map((l) => l.nKvHeads), queryHeads: model.config.layers.map((l) => l.nHeads), channels: model.config.layers.map((l) => l.ffnDim) },
       pruneMs: t1 - t0,
       evalMs: performance.now() - t1,
     };

@@ -1,7 +1,7 @@
 // What a comparison repeated over calibration draws says per (method, recovery, ratio): how many
 // draws succeeded, how many failed, and the mean and sample standard deviation of the perplexity.
 // Failed draws are counted, never averaged in, so a mean always covers exactly `n` runs.
-import type { GridEntry } from './grid.js';
+import { inSeries, type GridEntry } from './grid.js';
 
 /** The fields of a run the summary reads (CompareRun has them all). */
 export interface DrawOutcome extends GridEntry {
@@ -46,13 +46,14 @@ export function summarizeRuns(runs: readonly DrawOutcome[], grid: readonly GridE
   const out: CompareSummary[] = [];
   for (const targetRatio of ratios) {
     for (const g of grid) {
-      const cell = runs.filter((r) => r.targetRatio === targetRatio && r.method === g.method && r.recovery === g.recovery);
+      const cell = runs.filter((r) => r.targetRatio === targetRatio && inSeries(r, g));
       const ok = cell.filter(succeeded);
       const bad = cell.filter((r) => !succeeded(r));
       const ppls = ok.map((r) => r.ppl as number);
       out.push({
         method: g.method,
         recovery: g.recovery,
+        headUnit: g.headUnit,
         targetRatio,
         n: ok.length,
         failed: bad.length,

@@ -2,7 +2,7 @@
 // parameters removed, one line per method + recovery, the dense model as a rule. Over several
 // calibration draws the points are the means, with ±1 sample standard deviation as error bars.
 import type { MethodName } from '../prune/methods.js';
-import type { GridEntry } from './grid.js';
+import { inSeries, type GridEntry } from './grid.js';
 import type { RecoveryName } from '../prune/recoveries.js';
 import { fmtPpl, seriesLabel } from './markdown.js';
 import type { CompareResult } from './run.js';
@@ -140,7 +140,7 @@ function errorBar(f: Frame, p: Point, color: string): string {
 function series(f: Frame, r: CompareResult, pts: Point[], withBars: boolean, g: GridEntry, i: number): { plot: string[]; legend: string[] } {
   const color = METHOD_COLORS[g.method];
   const dash = RECOVERY_DASH[g.recovery];
-  const s = pts.filter((p) => p.method === g.method && p.recovery === g.recovery).sort((a, b) => a.removedFractionMean - b.removedFractionMean);
+  const s = pts.filter((p) => inSeries(p, g)).sort((a, b) => a.removedFractionMean - b.removedFractionMean);
   const path = [{ x: 0, y: r.dense.ppl }, ...s.map((p) => ({ x: p.removedFractionMean, y: p.pplMean }))];
   const plot = [`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${path.map((p) => `${f.sx(p.x).toFixed(1)},${f.sy(p.y).toFixed(1)}`).join(' ')}"/>`];
   if (withBars) for (const p of s) if (p.pplSd !== null) plot.push(errorBar(f, p, color));

@@ -11,6 +11,7 @@ import { compareMarkdown } from '../../compare/markdown.js';
 import { runCompare } from '../../compare/run.js';
 import { compareSvg } from '../../compare/svg.js';
 import { RECOVERY_NAMES } from '../../prune/recoveries.js';
+import { HEAD_UNITS } from '../../prune/units.js';
 import { calibrationDraws, parseRange, splitStories, storiesSequences } from '../../corpus.js';
 import { progress } from '../progress.js';
 import { readText } from '../../text-files.js';
@@ -28,6 +29,7 @@ export function registerCompare(cli: Command): void {
     .option('--ratios <list>', 'target fractions of decoder linear parameters to remove', list(num('float')), [0.1, 0.2, 0.3, 0.4, 0.5])
     .option('--methods <list>', METHOD_NAMES.join(','), list(oneOf('method', METHOD_NAMES)), [...METHOD_NAMES])
     .option('--recoveries <list>', `entries: default | ${RECOVERY_NAMES.join(' | ')}, or method:recovery for one method only`, list(String), ['default'])
+    .option('--head-units <list>', `attention units, each a series of its own: ${HEAD_UNITS.join(' | ')}`, list(oneOf('head unit', HEAD_UNITS)), ['group'])
     .option('--calib-text <file>', 'calibration text (default: stories 500–999 of --text)')
     .option('--calib-samples <N>', 'calibration windows', num('int', 1), 32)
     .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
@@ -42,7 +44,7 @@ export function registerCompare(cli: Command): void {
       const outSt = fs.statSync(o.out, { throwIfNoEntry: false });
       if (outSt && !outSt.isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
       checkWritable(o.out, path.join(o.out, 'results.json'));
-      const grid = expandGrid(o.methods, o.recoveries);
+      const grid = expandGrid(o.methods, o.recoveries, o.headUnits);
       const tok = tokenizerFor(o.model, o.tokenizer);
       const text = readText(o.text);
       const { calibText, calibLabel } = calibrationSource(o.text, text, o.calibText, o.stories);
