@@ -24,7 +24,7 @@ export interface ObsOptions {
 }
 
 /** Each step reads blocks back and synchronises with the device: bound their number per module. */
-const DEFAULT_MAX_STEPS = 64;
+export const DEFAULT_MAX_STEPS = 64;
 /** Columns whose blocks are read back at once (one gather and one small product per chunk). */
 const BLOCK_COLUMNS = 256;
 
@@ -37,26 +37,54 @@ export function obsMethod(o: ObsOptions): PruningMethod {
 }
 
 async function obsSelect<T extends Tensor>(ctx: ModuleContext<T>, damping: number, maxSteps: number): Promise<Selection> {
-  const { b, D, units, colsPerUnit: g, nPrune } = ctx;
   const { w, n } = outputProjection(ctx);
   const where = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} inputs`;
-  const state = { w: b.upload(w, [D, n]), hinv: await dampedInverse(b, ctx.stats.m2, n, damping, where) };
+  const m = { w, D: ctx.D, n, m2: ctx.stats.m2, units: ctx.units, colsPerUnit: ctx.colsPerUnit, blockSize: ctx.blockSize };
+  const path = await greedyRemoval(ctx.b, m, ctx.nPrune, damping, maxSteps, where);
+  const gone = new Set(path.removed);
+  const kept = Array.from({ length: ctx.units }, (_, u) => u).filter((u) => !gone.has(u));
+  return { kept, details: { removalOrder: path.removed, stepErrors: path.steps.map((x) => x.error) } };
+}
+
+/** An output projection and the statistics of its inputs, as the greedy search needs them. */
+export interface ObsModule<T extends Tensor> {
+  /** W [D × n], row-major. */
+  w: Float32Array;
+  D: number;
+  n: number;
+  /** Centred Gram matrix of the inputs [n × n], on the device. */
+  m2: T;
+  units: number;
+  colsPerUnit: number;
+  /** Units per block that must each lose the same number (see ModuleContext.blockSize). */
+  blockSize: number;
+}
+
+/**
+ * Removes `nPrune` units greedily, cheapest refit error first; returns the removal order and each
+ * step's units and error increase. Query heads leave one at a time, every KV group losing its equal
+ * share; other units in batches of ⌈nPrune / maxSteps⌉.
+ */
+export async function greedyRemoval<T extends Tensor>(
+  b: Backend<T>, m: ObsModule<T>, nPrune: number, damping: number, maxSteps: number, where: string,
+): Promise<{ removed: number[]; steps: { units: number[]; error: number }[] }> {
+  const g = m.colsPerUnit;
+  const state = { w: b.upload(m.w, [m.D, m.n]), hinv: await dampedInverse(b, m.m2, m.n, damping, where) };
   const removed: number[] = [];
-  const stepErrors: number[] = [];
-  // Query heads leave one at a time, each KV group losing its equal share; channels in batches.
-  const blocks = units / ctx.blockSize;
+  const steps: { units: number[]; error: number }[] = [];
+  const blocks = m.units / m.blockSize;
   const quota = nPrune / blocks;
   const batch = blocks > 1 ? 1 : Math.max(1, Math.ceil(nPrune / maxSteps));
   try {
     while (removed.length < nPrune) {
-      const costs = await unitCosts(b, state, n, units, g, where);
+      const costs = await unitCosts(b, state, m.n, m.units, g, where);
       for (const u of removed) costs[u] = Infinity;
-      for (let u = 0; u < units; u++) {
-        const block = Math.floor(u / ctx.blockSize);
-        if (removed.filter((v) => Math.floor(v / ctx.blockSize) === block).length >= quota) costs[u] = Infinity;
+      for (let u = 0; u < m.units; u++) {
+        const block = Math.floor(u / m.blockSize);
+        if (removed.filter((v) => Math.floor(v / m.blockSize) === block).length >= quota) costs[u] = Infinity;
       }
       const take = cheapest(costs, Math.min(batch, nPrune - removed.length));
-      stepErrors.push(take.reduce((s, u) => s + costs[u], 0));
+      steps.push({ units: take, error: take.reduce((s, u) => s + costs[u], 0) });
       await removeColumns(b, state, unitColumns(take, g), where);
       removed.push(...take);
     }
@@ -64,9 +92,7 @@ async function obsSelect<T extends Tensor>(ctx: ModuleContext<T>, damping: numbe
     b.free(state.w);
     b.free(state.hinv);
   }
-  const gone = new Set(removed);
-  const kept = Array.from({ length: units }, (_, u) => u).filter((u) => !gone.has(u));
-  return { kept, details: { removalOrder: removed, stepErrors } };
+  return { removed, steps };
 }
 
 /** (m2 + λI)⁻¹ on the device, λ = damping · mean positive diagonal of m2 (1 when all are zero). */
