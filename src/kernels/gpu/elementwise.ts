@@ -1,31 +1,75 @@
 // GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { alignedRowStep, flatGrid, formatBytes, rowsCols } from './grid.js';
+import { type KernelProgram, runProgram } from '../../gpu/program.js';
+import { FLAT_WG, ROW_REDUCE_WG, SUM_WG } from '../../gpu/tuning.js';
+import { rowsCols } from '../shapes.js';
+import { alignedRowStep, formatBytes, perInvocation, perWorkgroup } from './grid.js';
 
-export const ELEMENTWISE_SHADERS = ['elementwise', 'rowreduce', 'gather', 'sum'];
+/** Which binary op elementwise.wgsl computes (its override OP). */
+const enum BinaryOp {
+  Add = 0,
+  Swiglu = 1,
+}
 
-function binary(ctx: GpuContext, a: GpuTensor, b: GpuTensor, op: number, name: string): GpuTensor {
+/** y = a ∘ b elementwise; size = elements. */
+const BINARY: KernelProgram<{ n: 'u32' }, BinaryOp> = {
+  shader: 'elementwise',
+  entryPoint: 'main',
+  uniforms: { n: 'u32' },
+  workgroupSize: [FLAT_WG],
+  constants: (op) => ({ OP: op }),
+  grid: perInvocation,
+};
+/** Row reductions of [rows × cols]: one workgroup per row; size = rows. */
+const ROW_COSINE: KernelProgram<{ rows: 'u32'; cols: 'u32' }> = {
+  shader: 'rowreduce',
+  entryPoint: 'cosine',
+  uniforms: { rows: 'u32', cols: 'u32' },
+  workgroupSize: [ROW_REDUCE_WG],
+  grid: perWorkgroup,
+};
+const ROW_NLL: typeof ROW_COSINE = { ...ROW_COSINE, entryPoint: 'nll' };
+/** Sum of a short vector by one workgroup; size is unused (always one workgroup). */
+const SUM: KernelProgram<{ n: 'u32' }> = {
+  shader: 'sum',
+  entryPoint: 'main',
+  uniforms: { n: 'u32' },
+  workgroupSize: [SUM_WG],
+  grid: () => [1],
+};
+/** y = x[:, cols]; size = elements of y. */
+const GATHER: KernelProgram<{ rows: 'u32'; inCols: 'u32'; outCols: 'u32' }> = {
+  shader: 'gather',
+  entryPoint: 'main',
+  uniforms: { rows: 'u32', inCols: 'u32', outCols: 'u32' },
+  workgroupSize: [FLAT_WG],
+  grid: perInvocation,
+};
+
+export const ELEMENTWISE_PROGRAMS = [BINARY, ROW_COSINE, ROW_NLL, SUM, GATHER];
+
+function binary(ctx: GpuContext, a: GpuTensor, b: GpuTensor, op: BinaryOp, name: string): GpuTensor {
   if (a.size !== b.size) throw new Error(`${name}: shapes [${a.shape}] and [${b.shape}] differ`);
   const y = ctx.tensor(a.shape);
-  ctx.dispatch(ctx.pipeline('elementwise', 'main', { OP: op }), [a.buffer, b.buffer, y.buffer], { u32: [a.size] }, flatGrid(ctx, a.size, 256));
+  runProgram(ctx, BINARY, { bindings: [a.buffer, b.buffer, y.buffer], uniforms: { n: a.size }, size: a.size, variant: op });
   return y;
 }
 
 export function add(ctx: GpuContext, a: GpuTensor, b: GpuTensor): GpuTensor {
-  return binary(ctx, a, b, 0, 'add');
+  return binary(ctx, a, b, BinaryOp.Add, 'add');
 }
 
 export function swiglu(ctx: GpuContext, gate: GpuTensor, up: GpuTensor): GpuTensor {
-  return binary(ctx, gate, up, 1, 'swiglu');
+  return binary(ctx, gate, up, BinaryOp.Swiglu, 'swiglu');
 }
 
 export function rowCosineSum(ctx: GpuContext, a: GpuTensor, b: GpuTensor): GpuTensor {
   if (a.size !== b.size) throw new Error(`rowCosineSum: shapes [${a.shape}] and [${b.shape}] differ`);
   const [rows, cols] = rowsCols(a);
   const perRow = ctx.tensor([rows]);
-  ctx.dispatch(ctx.pipeline('rowreduce', 'cosine'), [a.buffer, b.buffer, perRow.buffer], { u32: [rows, cols] }, flatGrid(ctx, rows, 1));
+  runProgram(ctx, ROW_COSINE, { bindings: [a.buffer, b.buffer, perRow.buffer], uniforms: { rows, cols }, size: rows });
   const total = ctx.tensor([1]);
-  ctx.dispatch(ctx.pipeline('sum'), [perRow.buffer, total.buffer], { u32: [rows] }, [1]);
+  runProgram(ctx, SUM, { bindings: [perRow.buffer, total.buffer], uniforms: { n: rows }, size: 1 });
   ctx.free(perRow);
   return total;
 }
@@ -34,7 +78,7 @@ export function nll(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor): Gpu
   const [rows, V] = rowsCols(logits);
   if (targets.size !== rows) throw new Error(`nll: ${targets.size} targets for ${rows} rows`);
   const y = ctx.tensor([rows]);
-  ctx.dispatch(ctx.pipeline('rowreduce', 'nll'), [logits.buffer, targets.buffer, y.buffer], { u32: [rows, V] }, flatGrid(ctx, rows, 1));
+  runProgram(ctx, ROW_NLL, { bindings: [logits.buffer, targets.buffer, y.buffer], uniforms: { rows, cols: V }, size: rows });
   return y;
 }
 
@@ -76,19 +120,17 @@ export function gatherColumns(
     }
   }
   const idx = ctx.upload(Float32Array.from(cols), [n]);
-  const pipeline = ctx.pipeline('gather');
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const r = Math.min(chunk, rows - r0);
-    ctx.dispatch(
-      pipeline,
-      [
+    runProgram(ctx, GATHER, {
+      bindings: [
         { buffer: x.buffer, offset: r0 * K * 4, size: r * K * 4 },
         { buffer: idx.buffer, size: n * 4 },
         { buffer: y.buffer, offset: r0 * n * 4, size: r * n * 4 },
       ],
-      { u32: [r, K, n] },
-      flatGrid(ctx, r * n, 256),
-    );
+      uniforms: { rows: r, inCols: K, outCols: n },
+      size: r * n,
+    });
   }
   ctx.free(idx);
   return y;
