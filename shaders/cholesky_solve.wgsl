@@ -19,9 +19,7 @@ var<workgroup> xs: array<f32, B * TC>;   // B×TC solved rows of the current blo
 // `blk` (lib/cholesky_block.wgsl) holds L11, the diagonal block.
 @compute @workgroup_size(WG)
 fn block(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-  let n = p.n;
-  let m = p.m;
-  let k = p.k;
+  let n = p.n; let m = p.m; let k = p.k;
   let bs = min(B, n - k);
   loadDiagonalBlock(li, WG, n, k);
   workgroupBarrier();
@@ -48,9 +46,7 @@ fn block(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
 
 @compute @workgroup_size(WG)
 fn update(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-  let n = p.n;
-  let m = p.m;
-  let k = p.k;
+  let n = p.n; let m = p.m; let k = p.k;
   let bs = min(B, n - k);
   let TR = WG / TC;
   let c0 = wid.x * TC;

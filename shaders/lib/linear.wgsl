@@ -26,22 +26,16 @@ struct Params {
 
 // ---- tile loads: thread `li` fetches 4 consecutive k of one row, stores them transposed --------
 
+// Element c of v is k = 4·kq + c of row r: it goes to row k of the [k][m] tile, lane r % 4 of
+// vec4 r / 4 (a tile row holds BM / 4 vec4s for A, BN / 4 for B).
 fn putA(kq: u32, r: u32, v: vec4<f32>) {
   let base = kq * 4u * (BM / 4u) + r / 4u;
-  let c = r % 4u;
-  As[base][c] = v.x;
-  As[base + BM / 4u][c] = v.y;
-  As[base + 2u * (BM / 4u)][c] = v.z;
-  As[base + 3u * (BM / 4u)][c] = v.w;
+  for (var c = 0u; c < 4u; c++) { As[base + c * (BM / 4u)][r % 4u] = v[c]; }
 }
 
 fn putB(kq: u32, r: u32, v: vec4<f32>) {
   let base = kq * 4u * (BN / 4u) + r / 4u;
-  let c = r % 4u;
-  Bs[base][c] = v.x;
-  Bs[base + BN / 4u][c] = v.y;
-  Bs[base + 2u * (BN / 4u)][c] = v.z;
-  Bs[base + 3u * (BN / 4u)][c] = v.w;
+  for (var c = 0u; c < 4u; c++) { Bs[base + c * (BN / 4u)][r % 4u] = v[c]; }
 }
 
 // A runtime loop on purpose: unrolled, the per-element bounds checks make the pipeline take tens

@@ -4,20 +4,15 @@
 // 11008² is 485 MB) is updated in row blocks, one Gram dispatch per pair of blocks.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram } from '../../gpu/program.js';
-import { COLSTATS_WG, FLAT_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
+import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
-import { alignedRowStep, formatBytes, perInvocation } from './grid.js';
+import { alignedRowStep, formatBytes } from './grid.js';
+import { perItemKernel } from './programs.js';
 import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile } from './linear.js';
 
 /** Zero fill of a range; size = elements. */
-const ZERO: KernelProgram<{ n: 'u32' }> = {
-  shader: 'covariance',
-  entryPoint: 'zero',
-  uniforms: { n: 'u32' },
-  workgroupSize: [FLAT_WG],
-  grid: perInvocation,
-};
+const ZERO = perItemKernel('covariance', 'zero', { n: 'u32' } as const);
 /** Chunk mean and Σx² per column; size = columns. */
 const COLSTATS: KernelProgram<{ M: 'u32'; K: 'u32' }> = {
   shader: 'covariance',
@@ -26,14 +21,8 @@ const COLSTATS: KernelProgram<{ M: 'u32'; K: 'u32' }> = {
   workgroupSize: COLSTATS_WG,
   grid: (cols, at) => [Math.ceil(cols / at.workgroupSize[0])],
 };
-/** New mean and Σx² of the merged statistics; size = columns. */
-const FINALIZE: KernelProgram<{ K: 'u32'; w: 'f32' }> = {
-  shader: 'covariance',
-  entryPoint: 'finalize',
-  uniforms: { K: 'u32', w: 'f32' },
-  workgroupSize: [ROW_ITEM_WG],
-  grid: (cols, at) => [Math.ceil(cols / at.workgroupSize[0])],
-};
+/** New mean and Σx² of the merged statistics, one invocation per column; size = columns. */
+const FINALIZE = perItemKernel('covariance', 'finalize', { K: 'u32', w: 'f32' } as const, ROW_ITEM_WG);
 const GRAM_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', f: 'f32' } as const;
 type GramProgram = KernelProgram<typeof GRAM_UNIFORMS, MatmulConfig, readonly [number, number]>;
 /** Gram + Chan merge over one pair of M2 row blocks, X read as vec4 (K % 4 == 0) or f32; size = [columns, rows] of the pair. */

@@ -1,9 +1,10 @@
 // GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram } from '../../gpu/program.js';
-import { FLAT_WG, ROW_REDUCE_WG, SUM_WG } from '../../gpu/tuning.js';
+import { SUM_WG } from '../../gpu/tuning.js';
 import { rowsCols } from '../shapes.js';
-import { alignedRowStep, formatBytes, perInvocation, perWorkgroup } from './grid.js';
+import { alignedRowStep, formatBytes } from './grid.js';
+import { perItemKernel, perRowKernel } from './programs.js';
 
 /** Which binary op elementwise.wgsl computes (its override OP). */
 const enum BinaryOp {
@@ -11,24 +12,14 @@ const enum BinaryOp {
   Swiglu = 1,
 }
 
-/** y = a ∘ b elementwise; size = elements. */
+/** y = a ∘ b elementwise; size = elements; the variant picks the op. */
 const BINARY: KernelProgram<{ n: 'u32' }, BinaryOp> = {
-  shader: 'elementwise',
-  entryPoint: 'main',
-  uniforms: { n: 'u32' },
-  workgroupSize: [FLAT_WG],
+  ...perItemKernel<{ n: 'u32' }, BinaryOp>('elementwise', 'main', { n: 'u32' }),
   constants: (op) => ({ OP: op }),
-  grid: perInvocation,
 };
-/** Row reductions of [rows × cols]: one workgroup per row; size = rows. */
-const ROW_COSINE: KernelProgram<{ rows: 'u32'; cols: 'u32' }> = {
-  shader: 'rowreduce',
-  entryPoint: 'cosine',
-  uniforms: { rows: 'u32', cols: 'u32' },
-  workgroupSize: [ROW_REDUCE_WG],
-  grid: perWorkgroup,
-};
-const ROW_NLL: typeof ROW_COSINE = { ...ROW_COSINE, entryPoint: 'nll' };
+/** Row reductions of [rows × cols]; size = rows. */
+const ROW_COSINE = perRowKernel('rowreduce', 'cosine', { rows: 'u32', cols: 'u32' } as const);
+const ROW_NLL = perRowKernel('rowreduce', 'nll', ROW_COSINE.uniforms);
 /** Sum of a short vector by one workgroup; size is unused (always one workgroup). */
 const SUM: KernelProgram<{ n: 'u32' }> = {
   shader: 'sum',
@@ -38,13 +29,7 @@ const SUM: KernelProgram<{ n: 'u32' }> = {
   grid: () => [1],
 };
 /** y = x[:, cols]; size = elements of y. */
-const GATHER: KernelProgram<{ rows: 'u32'; inCols: 'u32'; outCols: 'u32' }> = {
-  shader: 'gather',
-  entryPoint: 'main',
-  uniforms: { rows: 'u32', inCols: 'u32', outCols: 'u32' },
-  workgroupSize: [FLAT_WG],
-  grid: perInvocation,
-};
+const GATHER = perItemKernel('gather', 'main', { rows: 'u32', inCols: 'u32', outCols: 'u32' } as const);
 
 export const ELEMENTWISE_PROGRAMS = [BINARY, ROW_COSINE, ROW_NLL, SUM, GATHER];
 

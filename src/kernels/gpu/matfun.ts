@@ -10,29 +10,17 @@
 // Cost: 13 + s products of n³ (s ≈ 5–12 on real covariances). All iterates are polynomials in A:
 // symmetric and commuting, so `linear` (X·Wᵀ) serves as the product.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { type KernelProgram, runProgram } from '../../gpu/program.js';
-import { FLAT_WG, ROW_ITEM_WG } from '../../gpu/tuning.js';
+import { runProgram } from '../../gpu/program.js';
+import { ROW_ITEM_WG } from '../../gpu/tuning.js';
 import { squareOrder } from '../shapes.js';
-import { perInvocation } from './grid.js';
 import { linear } from './linear.js';
+import { perItemKernel } from './programs.js';
 
 const COMBINE_UNIFORMS = { size: 'u32', n: 'u32', hasY: 'u32', a: 'f32', b: 'f32', c: 'f32' } as const;
 /** a·X + b·Y + c·I on [n × n]; size = elements. */
-const COMBINE: KernelProgram<typeof COMBINE_UNIFORMS> = {
-  shader: 'matfun',
-  entryPoint: 'combine',
-  uniforms: COMBINE_UNIFORMS,
-  workgroupSize: [FLAT_WG],
-  grid: perInvocation,
-};
+const COMBINE = perItemKernel('matfun', 'combine', COMBINE_UNIFORMS);
 /** Per row: Σ|a_rj| and a_rr; size = rows. */
-const ROW_STATS: KernelProgram<{ n: 'u32' }> = {
-  shader: 'matfun',
-  entryPoint: 'rowstats',
-  uniforms: { n: 'u32' },
-  workgroupSize: [ROW_ITEM_WG],
-  grid: perInvocation,
-};
+const ROW_STATS = perItemKernel('matfun', 'rowstats', { n: 'u32' } as const, ROW_ITEM_WG);
 
 export const MATFUN_PROGRAMS = [COMBINE, ROW_STATS];
 

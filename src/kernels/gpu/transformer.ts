@@ -1,41 +1,25 @@
 // GPU transformer kernels: RMSNorm, RoPE, causal GQA attention.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram } from '../../gpu/program.js';
-import { ROW_ITEM_WG, ROW_REDUCE_WG } from '../../gpu/tuning.js';
+import { ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { AttentionOptions, RopeOptions } from '../backend.js';
 import { attentionDims, rowsCols } from '../shapes.js';
-import { perInvocation, perWorkgroup } from './grid.js';
+import { perItemKernel, perRowKernel } from './programs.js';
 
-/** Row-wise RMSNorm, one workgroup per row; size = rows. */
-const RMSNORM: KernelProgram<{ rows: 'u32'; cols: 'u32'; eps: 'f32' }> = {
-  shader: 'rmsnorm',
-  entryPoint: 'main',
-  uniforms: { rows: 'u32', cols: 'u32', eps: 'f32' },
-  workgroupSize: [ROW_REDUCE_WG],
-  grid: perWorkgroup,
-};
+/** Row-wise RMSNorm; size = rows. */
+const RMSNORM = perRowKernel('rmsnorm', 'main', { rows: 'u32', cols: 'u32', eps: 'f32' } as const);
 const ROPE_UNIFORMS = { rows: 'u32', nHeads: 'u32', headDim: 'u32', seqLen: 'u32', mode: 'u32', posOffset: 'u32', theta: 'f32' } as const;
 /** One invocation per rotated pair; size = pairs. */
-const ROPE: KernelProgram<typeof ROPE_UNIFORMS> = {
-  shader: 'rope',
-  entryPoint: 'main',
-  uniforms: ROPE_UNIFORMS,
-  workgroupSize: [ROW_ITEM_WG],
-  grid: perInvocation,
-};
+const ROPE = perItemKernel('rope', 'main', ROPE_UNIFORMS, ROW_ITEM_WG);
 const ATTENTION_UNIFORMS = { rows: 'u32', seqLen: 'u32', nHeads: 'u32', nKvHeads: 'u32', headDim: 'u32', scale: 'f32' } as const;
 /**
  * One invocation per (row, query head); size = rows × heads. Compiled per head dim (the variant,
  * prepended as `const HD`: it sizes a register array); the shader is validated with a small one.
  */
 const ATTENTION: KernelProgram<typeof ATTENTION_UNIFORMS, number> = {
-  shader: 'attention',
-  entryPoint: 'main',
-  uniforms: ATTENTION_UNIFORMS,
-  workgroupSize: [ROW_ITEM_WG],
+  ...perItemKernel<typeof ATTENTION_UNIFORMS, number>('attention', 'main', ATTENTION_UNIFORMS, ROW_ITEM_WG),
   defines: (headDim) => ({ HD: headDim }),
   sampleVariant: 8,
-  grid: perInvocation,
 };
 
 /** Largest head dim the attention kernel takes: its per-invocation register arrays grow with it. */
