@@ -1,6 +1,9 @@
 // The buffer pool: storage buffers (and map-read staging buffers) are recycled by size bucket
 // instead of created per tensor, and live/peak bytes are counted for memory reports.
 
+/** Smallest buffer size step: the storage offset alignment devices commonly require. */
+const GRANULE = 256;
+
 export class BufferPool {
   private freeStorage = new Map<number, GPUBuffer[]>();
   private freeStaging = new Map<number, GPUBuffer[]>();
@@ -11,13 +14,13 @@ export class BufferPool {
   constructor(private readonly device: GPUDevice) {}
 
   /**
-   * Round up to 256 B, then to a power-of-two-ish bucket (quarter steps) so that pooled buffers
-   * are reused across slightly different sizes while wasting at most a quarter.
+   * Round up to whole granules, then to a bucket in quarter steps of the size's power of two, so
+   * that pooled buffers are reused across slightly different sizes while wasting at most a quarter.
    */
   static bucket(bytes: number): number {
-    const b = Math.max(256, Math.ceil(bytes / 256) * 256);
+    const b = Math.max(GRANULE, Math.ceil(bytes / GRANULE) * GRANULE);
     const p = 2 ** Math.floor(Math.log2(b));
-    const step = Math.max(256, p / 4);
+    const step = Math.max(GRANULE, p / 4);
     return Math.ceil(b / step) * step;
   }
 

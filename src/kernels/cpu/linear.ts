@@ -1,4 +1,4 @@
-// Y = X·Wᵀ (+ b) on the CPU: the reference twin of shaders/linear.wgsl and the benchmarks' baseline.
+// Y = X·Wᵀ (+ b) on the CPU: the reference twin of shaders/lib/linear.wgsl and the benchmarks' baseline.
 import { linearDims } from '../shapes.js';
 import { CpuTensor } from './tensor.js';
 
