@@ -7,7 +7,7 @@ import { type KernelProgram, runProgram } from '../../gpu/program.js';
 import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
-import { alignedRowStep, formatBytes } from './grid.js';
+import { alignedRowStep, alongX, formatBytes } from './grid.js';
 import { perItemKernel } from './programs.js';
 import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile } from './linear.js';
 
@@ -19,10 +19,10 @@ const COLSTATS: KernelProgram<{ M: 'u32'; K: 'u32' }> = {
   entryPoint: 'colstats',
   uniforms: { M: 'u32', K: 'u32' },
   workgroupSize: COLSTATS_WG,
-  grid: (cols, at) => [Math.ceil(cols / at.workgroupSize[0])],
+  grid: alongX,
 };
 /** New mean and Σx² of the merged statistics, one invocation per column; size = columns. */
-const FINALIZE = perItemKernel('covariance', 'finalize', { K: 'u32', w: 'f32' } as const, ROW_ITEM_WG);
+const FINALIZE = { ...perItemKernel('covariance', 'finalize', { K: 'u32', w: 'f32' } as const, ROW_ITEM_WG), grid: alongX };
 const GRAM_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', f: 'f32' } as const;
 type GramProgram = KernelProgram<typeof GRAM_UNIFORMS, MatmulConfig, readonly [number, number]>;
 /** Gram + Chan merge over one pair of M2 row blocks, X read as vec4 (K % 4 == 0) or f32; size = [columns, rows] of the pair. */

@@ -19,6 +19,14 @@ export function perInvocation(items: number, at: GridContext<unknown>): Workgrou
   return flatGrid(at.ctx, items, at.workgroupSize[0]);
 }
 
+/**
+ * Grid of a kernel with one invocation per item that indexes by workgroup x only: one row of
+ * workgroups (a dispatch over the per-dimension limit is refused, never folded).
+ */
+export function alongX(items: number, at: GridContext<unknown>): Workgroups {
+  return [Math.ceil(items / at.workgroupSize[0])];
+}
+
 /** Grid of a kernel with one workgroup per item (a row reduction: one workgroup per row). */
 export function perWorkgroup(items: number, at: GridContext<unknown>): Workgroups {
   return flatGrid(at.ctx, items, 1);

@@ -4,7 +4,7 @@ import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram } from '../../gpu/program.js';
 import { CHOLESKY_BLOCK as B, CHOLESKY_DIAG_WG, CHOLESKY_SYRK_WG, FLAT_WG, ROW_ITEM_WG, SOLVE_MAX_TILE_COLS, SOLVE_UPDATE_WG } from '../../gpu/tuning.js';
 import { pivotText, squareOrder } from '../shapes.js';
-import { perInvocation } from './grid.js';
+import { alongX, perInvocation } from './grid.js';
 
 /** The block size reaches the shaders as a define: it sizes register arrays, which overrides cannot. */
 const blockDefine = () => ({ B });
@@ -23,7 +23,7 @@ const PREP: KernelProgram<FactorUniforms> = {
 /** Factor the diagonal block: one workgroup. */
 const DIAG: KernelProgram<FactorUniforms> = { ...PREP, entryPoint: 'diag', workgroupSize: [CHOLESKY_DIAG_WG], grid: () => [1] };
 /** Panel solve, one invocation per row below the block; size = rows. */
-const PANEL: KernelProgram<FactorUniforms> = { ...PREP, entryPoint: 'panel', workgroupSize: [ROW_ITEM_WG] };
+const PANEL: KernelProgram<FactorUniforms> = { ...PREP, entryPoint: 'panel', workgroupSize: [ROW_ITEM_WG], grid: alongX };
 /** Trailing update in block tiles; size = tiles per side. */
 const SYRK: KernelProgram<FactorUniforms> = { ...PREP, entryPoint: 'syrk', workgroupSize: CHOLESKY_SYRK_WG, grid: (tiles) => [tiles, tiles] };
 
@@ -35,7 +35,7 @@ const SOLVE_BLOCK: KernelProgram<SolveUniforms> = {
   uniforms: { n: 'u32', m: 'u32', k: 'u32', mode: 'u32' },
   workgroupSize: [ROW_ITEM_WG],
   defines: blockDefine,
-  grid: perInvocation,
+  grid: alongX,
 };
 /** The other rows lose the block's contribution; variant = tile columns; size = [columns, rows]. */
 const SOLVE_UPDATE: KernelProgram<SolveUniforms, number, readonly [number, number]> = {
@@ -50,6 +50,7 @@ const SOLVE_UPDATE: KernelProgram<SolveUniforms, number, readonly [number, numbe
 };
 
 export const LINALG_PROGRAMS = [PREP, DIAG, PANEL, SYRK, SOLVE_BLOCK, SOLVE_UPDATE];
+
 /**
  * Lower Cholesky factor L of A (A = L·Lᵀ, strict upper triangle zero). Rejects, naming `name`,
  * when A holds a non-finite value or a pivot is not positive (one readback per call).
