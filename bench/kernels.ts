@@ -14,8 +14,8 @@ import { GpuContext, type GpuTensor } from '../src/gpu/context.js';
 import { covAccumulate as cpuCovAccumulate, covInit as cpuCovInit } from '../src/kernels/cpu/covariance.js';
 import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
 import { CpuTensor } from '../src/kernels/cpu/tensor.js';
-import { COVARIANCE_SHADERS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
-import { LINEAR_SHADERS, linear } from '../src/kernels/gpu/linear.js';
+import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
+import { LINEAR_PROGRAMS, linear } from '../src/kernels/gpu/linear.js';
 import { provenance } from './common.js';
 
 interface Timing {
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.create();
   if (pollMs !== undefined && pollMs !== '') ctx.pollIntervalMs = Number(pollMs);
   try {
-    await ctx.loadShaders([...LINEAR_SHADERS, ...COVARIANCE_SHADERS]);
+    await ctx.loadPrograms([...LINEAR_PROGRAMS, ...COVARIANCE_PROGRAMS]);
     const results: Result[] = [];
     const report = (r: Result) => {
       results.push(r);

@@ -3,7 +3,7 @@
 // is a compile-time constant prepended by the host (`const HD: u32`), so the accumulator is a fixed
 // register array with constant-trip loops (lavapipe and real GPUs both keep it in registers).
 // Output: the per-head attention result before o_proj, [rows, H*d].
-override WG: u32 = 64u;
+override WG: u32; // threads per workgroup, set by the host
 struct Params { rows: u32, seqLen: u32, nHeads: u32, nKvHeads: u32, headDim: u32, scale: f32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;

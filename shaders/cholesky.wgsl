@@ -1,13 +1,17 @@
 // Blocked right-looking Cholesky factorisation A = L·Lᵀ, in place on L (row-major n×n, which
-// starts as a copy of A). Per block column k (B = 32 columns):
+// starts as a copy of A). Per block column k (B columns, a host define):
 //   diag  : one workgroup factors the B×B diagonal block in workgroup memory (records failure);
 //   panel : every row below the block solves x·L11ᵀ = a (one thread per row, L11 shared);
-//   syrk  : the trailing lower triangle loses L21·L21ᵀ (32×32 output tiles, 2×2 per thread).
+//   syrk  : the trailing lower triangle loses L21·L21ᵀ (B×B output tiles, 2×2 per thread).
 // `status` (u32): [0] smallest linear index of a non-finite input (n·n = none),
 //                 [1] 1 + index of the first bad pivot (0 = none), [2] its value (f32 bits).
 // Every entry point uses the same bindings so one TS call shape fits all (auto layout drops
 // unused bindings, hence the phony `_ =` uses).
-const B: u32 = 32u;
+#include "lib/cholesky_block"
+
+override WG: u32;   // threads of prep, diag and panel (diag needs at least B), set by the host
+override WG_X: u32; // syrk: B/2 × B/2 threads, 2×2 outputs each, set by the host
+override WG_Y: u32;
 
 struct Params { n: u32, k: u32 }
 @group(0) @binding(0) var<storage, read_write> L: array<f32>;
@@ -20,9 +24,9 @@ fn nonFinite(x: f32) -> bool {
 }
 
 // Zeroes the strict upper triangle and records the first non-finite entry of the whole matrix.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn prep(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = gid.x + gid.y * nwg.x * WG;
   let n = p.n;
   if (idx >= n * n) { return; }
   let v = L[idx];
@@ -30,21 +34,14 @@ fn prep(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (idx % n > idx / n) { L[idx] = 0.0; }
 }
 
-var<workgroup> blk: array<f32, 1024>; // B×B
-var<workgroup> pj: array<f32, 1024>;  // syrk: the panel rows of the tile's columns
+var<workgroup> pj: array<f32, B * B>;  // syrk: the panel rows of the tile's columns
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn diag(@builtin(local_invocation_index) li: u32) {
   let n = p.n;
   let k = p.k;
   let bs = min(B, n - k);
-  for (var e = li; e < B * B; e += 256u) {
-    let r = e / B;
-    let c = e % B;
-    var v = 0.0;
-    if (r < bs && c <= r) { v = L[(k + r) * n + k + c]; }
-    blk[e] = v;
-  }
+  loadDiagonalBlock(li, WG, n, k);
   workgroupBarrier();
   for (var j = 0u; j < bs; j++) {
     if (li == 0u) {
@@ -59,14 +56,14 @@ fn diag(@builtin(local_invocation_index) li: u32) {
     let s = blk[j * B + j];
     if (li > j && li < bs) { blk[li * B + j] = blk[li * B + j] / s; }
     workgroupBarrier();
-    for (var e = li; e < B * B; e += 256u) {
+    for (var e = li; e < B * B; e += WG) {
       let r = e / B;
       let c = e % B;
       if (c > j && r >= c && r < bs) { blk[e] = blk[e] - blk[r * B + j] * blk[c * B + j]; }
     }
     workgroupBarrier();
   }
-  for (var e = li; e < B * B; e += 256u) {
+  for (var e = li; e < B * B; e += WG) {
     let r = e / B;
     let c = e % B;
     if (r < bs && c <= r) { L[(k + r) * n + k + c] = blk[e]; }
@@ -74,23 +71,17 @@ fn diag(@builtin(local_invocation_index) li: u32) {
 }
 
 // Rows i ≥ k+B: L[i, k:k+B] ← A[i, k:k+B] · L11⁻ᵀ (forward substitution along the row).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn panel(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
   _ = &status;
   let n = p.n;
   let k = p.k;
   let bs = min(B, n - k);
-  for (var e = li; e < B * B; e += 64u) {
-    let r = e / B;
-    let c = e % B;
-    var v = 0.0;
-    if (r < bs && c <= r) { v = L[(k + r) * n + k + c]; }
-    blk[e] = v;
-  }
+  loadDiagonalBlock(li, WG, n, k);
   workgroupBarrier();
-  let i = k + bs + wid.x * 64u + li;
+  let i = k + bs + wid.x * WG + li;
   if (i >= n) { return; }
-  var x: array<f32, 32>;
+  var x: array<f32, B>;
   let row = i * n + k;
   for (var j = 0u; j < bs; j++) {
     var s = L[row + j];
@@ -101,9 +92,9 @@ fn panel(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
 }
 
 // Trailing update of the lower triangle: L[i, j] -= Σ_t L[i, k+t]·L[j, k+t] for i ≥ j ≥ k+B.
-// Workgroup (tx, ty) owns the 32×32 tile of rows k0+32·ty, columns k0+32·tx; tiles above the
-// diagonal exit at once.
-@compute @workgroup_size(16, 16)
+// Workgroup (tx, ty) owns the B×B tile of rows k0+B·ty, columns k0+B·tx; tiles above the
+// diagonal exit at once. Thread (x, y) computes rows y and y+WG_Y, columns x and x+WG_X of it.
+@compute @workgroup_size(WG_X, WG_Y)
 fn syrk(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   _ = &status;
   if (wid.x > wid.y) { return; }
@@ -112,8 +103,8 @@ fn syrk(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let k0 = k + B; // only called when a full block precedes the trailing matrix
   let r0 = k0 + wid.y * B;
   let c0 = k0 + wid.x * B;
-  let li = lid.y * 16u + lid.x;
-  for (var e = li; e < B * B; e += 256u) {
+  let li = lid.y * WG_X + lid.x;
+  for (var e = li; e < B * B; e += WG_X * WG_Y) {
     let r = e / B;
     let t = e % B;
     var a = 0.0;
@@ -129,9 +120,9 @@ fn syrk(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var acc10 = 0.0;
   var acc11 = 0.0;
   let ra = lid.y;
-  let rb = lid.y + 16u;
+  let rb = lid.y + WG_Y;
   let ca = lid.x;
-  let cb = lid.x + 16u;
+  let cb = lid.x + WG_X;
   for (var t = 0u; t < B; t++) {
     let a0 = blk[ra * B + t];
     let a1 = blk[rb * B + t];

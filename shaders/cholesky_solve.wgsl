@@ -1,51 +1,44 @@
 // Triangular solves with a Cholesky factor L (row-major n×n, lower), in place on X (n×m, which
-// starts as a copy of B). Blocked by B = 32 rows; mode 0 = forward (L·Y = X), mode 1 = backward
+// starts as a copy of B). Blocked by B rows (a host define); mode 0 = forward (L·Y = X), mode 1 = backward
 // (Lᵀ·X = Y, blocks visited last to first).
-//   block  : one thread per right-hand-side column solves the 32-row diagonal block (L11 shared);
-//   update : the other rows lose the block's contribution (a GEMM with inner dimension 32),
+//   block  : one thread per right-hand-side column solves the B-row diagonal block (L11 shared);
+//   update : the other rows lose the block's contribution (a GEMM with inner dimension B),
 //            tiles of TR rows × TC columns, one output per thread.
-const B: u32 = 32u;
-override TC: u32 = 16u; // columns per update tile: 1, 2, 4, 8 or 16
-const WG: u32 = 256u;
+#include "lib/cholesky_block"
+
+override TC: u32;  // columns per update tile (a power of two), set by the host
+override WG: u32;  // threads per workgroup, set by the host for each entry point
 
 struct Params { n: u32, m: u32, k: u32, mode: u32 }
 @group(0) @binding(0) var<storage, read> L: array<f32>;
 @group(0) @binding(1) var<storage, read_write> X: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-var<workgroup> l11: array<f32, 1024>; // B×B
-var<workgroup> xs: array<f32, 512>;   // B×TC solved rows of the current block
+var<workgroup> xs: array<f32, B * TC>;   // B×TC solved rows of the current block
 
-@compute @workgroup_size(64)
+// `blk` (lib/cholesky_block.wgsl) holds L11, the diagonal block.
+@compute @workgroup_size(WG)
 fn block(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-  let n = p.n;
-  let m = p.m;
-  let k = p.k;
+  let n = p.n; let m = p.m; let k = p.k;
   let bs = min(B, n - k);
-  for (var e = li; e < B * B; e += 64u) {
-    let r = e / B;
-    let c = e % B;
-    var v = 0.0;
-    if (r < bs && c <= r) { v = L[(k + r) * n + k + c]; }
-    l11[e] = v;
-  }
+  loadDiagonalBlock(li, WG, n, k);
   workgroupBarrier();
-  let j = wid.x * 64u + li;
+  let j = wid.x * WG + li;
   if (j >= m) { return; }
-  var x: array<f32, 32>;
+  var x: array<f32, B>;
   for (var r = 0u; r < bs; r++) { x[r] = X[(k + r) * m + j]; }
   if (p.mode == 0u) {
     for (var r = 0u; r < bs; r++) {
       var s = x[r];
-      for (var t = 0u; t < r; t++) { s -= l11[r * B + t] * x[t]; }
-      x[r] = s / l11[r * B + r];
+      for (var t = 0u; t < r; t++) { s -= blk[r * B + t] * x[t]; }
+      x[r] = s / blk[r * B + r];
     }
   } else {
     for (var rr = 0u; rr < bs; rr++) {
       let r = bs - 1u - rr;
       var s = x[r];
-      for (var t = r + 1u; t < bs; t++) { s -= l11[t * B + r] * x[t]; }
-      x[r] = s / l11[r * B + r];
+      for (var t = r + 1u; t < bs; t++) { s -= blk[t * B + r] * x[t]; }
+      x[r] = s / blk[r * B + r];
     }
   }
   for (var r = 0u; r < bs; r++) { X[(k + r) * m + j] = x[r]; }
@@ -53,9 +46,7 @@ fn block(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
 
 @compute @workgroup_size(WG)
 fn update(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-  let n = p.n;
-  let m = p.m;
-  let k = p.k;
+  let n = p.n; let m = p.m; let k = p.k;
   let bs = min(B, n - k);
   let TR = WG / TC;
   let c0 = wid.x * TC;

@@ -1,6 +1,8 @@
 // Helpers of the matrix-function kernels (src/kernels/gpu/matfun.ts) on square row-major [n × n]
 // matrices: a linear combination with the identity, and per-row statistics for the scaling.
 
+override WG: u32; // threads per workgroup, set by the host for each entry point
+
 struct CombineParams {
   size: u32,  // n·n
   n: u32,
@@ -15,9 +17,9 @@ struct CombineParams {
 @group(0) @binding(3) var<uniform> cp: CombineParams;
 
 // out = a·X + b·Y + c·I
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn combine(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= cp.size) { return; }
   var v = cp.a * cx[i];
   if (cp.hasY == 1u) { v += cp.b * cy[i]; }
@@ -33,9 +35,9 @@ struct RowParams {
 @group(0) @binding(2) var<uniform> rp: RowParams;
 
 // rout[2r] = Σ_j |a_rj| (the ∞-norm is their maximum), rout[2r + 1] = a_rr (their sum is the trace).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn rowstats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = gid.x + gid.y * nwg.x * 64u;
+  let r = gid.x + gid.y * nwg.x * WG;
   if (r >= rp.n) { return; }
   var s = 0.0;
   for (var j = 0u; j < rp.n; j++) { s += abs(ra[r * rp.n + j]); }

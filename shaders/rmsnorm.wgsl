@@ -1,11 +1,11 @@
 // Row-wise RMSNorm: one workgroup per row, a tree reduction of the sum of squares.
-override WG: u32 = 64u;
+override WG: u32; // threads per row, set by the host (a power of two)
 struct Params { rows: u32, cols: u32, eps: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
-var<workgroup> part: array<f32, 256>;
+var<workgroup> part: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,

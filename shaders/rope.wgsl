@@ -1,14 +1,15 @@
 // Rotary position embedding, one invocation per rotated pair. mode 0 = llama2.c adjacent
 // pairs (2i, 2i+1); 1 = Hugging Face rotate-half (i, i + d/2).
+override WG: u32; // threads per workgroup, set by the host
 struct Params { rows: u32, nHeads: u32, headDim: u32, seqLen: u32, mode: u32, posOffset: u32, theta: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let half = p.headDim / 2u;
-  let idx = gid.x + gid.y * nwg.x * 64u;
+  let idx = gid.x + gid.y * nwg.x * WG;
   let perRow = p.nHeads * half;
   if (idx >= p.rows * perRow) { return; }
   let row = idx / perRow;

@@ -1,15 +1,15 @@
 // Row reductions, one workgroup per row.
 // entry `cosine`: out[row] = cos(a_row, b_row) (0 when a row is zero).
 // entry `nll`: out[row] = logsumexp(a_row) - a_row[target]; targets hold ids as f32 in b.
-override WG: u32 = 64u;
+override WG: u32; // threads per row, set by the host (a power of two)
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
-var<workgroup> r0: array<f32, 256>;
-var<workgroup> r1: array<f32, 256>;
-var<workgroup> r2: array<f32, 256>;
+var<workgroup> r0: array<f32, WG>;
+var<workgroup> r1: array<f32, WG>;
+var<workgroup> r2: array<f32, WG>;
 
 fn rowIndex(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }
 

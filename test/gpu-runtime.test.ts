@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gentleWait } from '../src/gpu/poll.js';
+import { type KernelProgram, runProgram } from '../src/gpu/program.js';
 import { packageRoot } from '../src/paths.js';
 import { useBackends } from './helpers.js';
 
@@ -73,11 +74,19 @@ describe('GPU runtime', () => {
     expect(ctx.liveBytes).toBe(before);
   });
 
-  it('a binding above the device limit is refused with a message, not a device error', () => {
+  it('a binding above the device limit is refused with a message, not a device error', async () => {
     const ctx = gpu().ctx;
     const limit = ctx.limits.maxStorageBufferBindingSize;
     const big = { buffer: { size: limit + 4 } } as unknown as GPUBufferBinding;
-    const pipe = ctx.pipeline('elementwise', 'main', { OP: 0 });
-    expect(() => ctx.dispatch(pipe, [big, big, big], { u32: [1] }, [1])).toThrow(/above maxStorageBufferBindingSize/);
+    const add: KernelProgram<{ n: 'u32' }> = {
+      shader: 'elementwise',
+      entryPoint: 'main',
+      uniforms: { n: 'u32' },
+      workgroupSize: [64],
+      constants: () => ({ OP: 0 }),
+      grid: () => [1],
+    };
+    await ctx.loadPrograms([add]);
+    expect(() => runProgram(ctx, add, { bindings: [big, big, big], uniforms: { n: 1 }, size: 1 })).toThrow(/above maxStorageBufferBindingSize/);
   });
 });

@@ -2,7 +2,8 @@
 // mean and Σx², the Gram matrix of the chunk centred on its own mean, then Chan's merge. Sums are
 // f64 inside a chunk; the statistics are stored as f32 like the GPU's.
 import type { CovStats } from '../backend.js';
-import { CpuTensor, dims2 } from './tensor.js';
+import { dims2 } from '../shapes.js';
+import { CpuTensor } from './tensor.js';
 
 export function covInit(dim: number): CovStats<CpuTensor> {
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`covInit: dim must be a positive integer, got ${dim}`);

@@ -1,5 +1,6 @@
 // CPU twins of the small kernels: SwiGLU, add, row cosine, NLL, row slices and column gathers.
-import { CpuTensor, dims2 } from './tensor.js';
+import { dims2 } from '../shapes.js';
+import { CpuTensor } from './tensor.js';
 
 function sameShape(a: CpuTensor, b: CpuTensor, op: string): void {
   if (a.size !== b.size) throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);

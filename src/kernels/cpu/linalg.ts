@@ -1,18 +1,8 @@
 // Dense linear algebra on the CPU in float64 (results stored as f32): the reference twins of
 // the GPU kernels. Cholesky–Crout, row-oriented triangular solves, and Householder
 // tridiagonalisation + implicit QL (the classic EISPACK tred2/tql2, as in JAMA) for eigh.
+import { pivotText, squareOrder } from '../shapes.js';
 import { CpuTensor } from './tensor.js';
-
-function squareOrder(t: CpuTensor, what: string): number {
-  const n = t.shape[0] ?? 0;
-  if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
-  return n;
-}
-
-/** Same formatting as the GPU backend's message. */
-function pivotText(v: number): string {
-  return Number.isFinite(v) ? String(Number(v.toPrecision(4))) : String(v);
-}
 
 /**
  * Lower Cholesky factor L of A (A = L·Lᵀ; only the lower triangle of A is read, the strict
@@ -48,6 +38,20 @@ export async function cholesky(a: CpuTensor, name: string): Promise<CpuTensor> {
   return new CpuTensor(Float32Array.from(L), [n, n]);
 }
 
+/** Row i of X (m columns) loses coef × row t; a zero coefficient (the factor's zeros) costs nothing. */
+function subtractRow(X: Float64Array, m: number, i: number, t: number, coef: number): void {
+  if (coef === 0) return;
+  const xi = i * m;
+  const xt = t * m;
+  for (let j = 0; j < m; j++) X[xi + j] -= coef * X[xt + j];
+}
+
+/** Row i of X (m columns) divided by the pivot d. */
+function divideRow(X: Float64Array, m: number, i: number, d: number): void {
+  const xi = i * m;
+  for (let j = 0; j < m; j++) X[xi + j] /= d;
+}
+
 /** X = A⁻¹·B given A's Cholesky factor L [n×n]; B [n×m] (or [n]). */
 export function choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
   const n = squareOrder(l, 'choleskySolve');
@@ -59,27 +63,13 @@ export function choleskySolve(l: CpuTensor, b: CpuTensor): CpuTensor {
   const X = Float64Array.from(b.data);
   // Forward: L·Y = B, one row of Y (all m columns) at a time.
   for (let i = 0; i < n; i++) {
-    const xi = i * m;
-    for (let t = 0; t < i; t++) {
-      const lit = L[i * n + t];
-      if (lit === 0) continue;
-      const xt = t * m;
-      for (let j = 0; j < m; j++) X[xi + j] -= lit * X[xt + j];
-    }
-    const d = L[i * n + i];
-    for (let j = 0; j < m; j++) X[xi + j] /= d;
+    for (let t = 0; t < i; t++) subtractRow(X, m, i, t, L[i * n + t]);
+    divideRow(X, m, i, L[i * n + i]);
   }
   // Backward: Lᵀ·X = Y.
   for (let i = n - 1; i >= 0; i--) {
-    const xi = i * m;
-    for (let t = i + 1; t < n; t++) {
-      const lti = L[t * n + i];
-      if (lti === 0) continue;
-      const xt = t * m;
-      for (let j = 0; j < m; j++) X[xi + j] -= lti * X[xt + j];
-    }
-    const d = L[i * n + i];
-    for (let j = 0; j < m; j++) X[xi + j] /= d;
+    for (let t = i + 1; t < n; t++) subtractRow(X, m, i, t, L[t * n + i]);
+    divideRow(X, m, i, L[i * n + i]);
   }
   return new CpuTensor(Float32Array.from(X), b.shape);
 }
@@ -186,63 +176,98 @@ function tql2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): voi
   e[n - 1] = 0;
   let f = 0;
   let tst1 = 0;
-  const eps = 2 ** -52;
   for (let l = 0; l < n; l++) {
     tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
     let m = l;
-    while (m < n - 1 && !(Math.abs(e[m]) <= eps * tst1)) m++;
-    if (m > l) {
-      let iter = 0;
-      do {
-        iter++;
-        let g = d[l];
-        let p = (d[l + 1] - g) / (2 * e[l]);
-        let r = Math.hypot(p, 1);
-        if (p < 0) r = -r;
-        d[l] = e[l] / (p + r);
-        d[l + 1] = e[l] * (p + r);
-        const dl1 = d[l + 1];
-        let h = g - d[l];
-        for (let i = l + 2; i < n; i++) d[i] -= h;
-        f += h;
-        p = d[m];
-        let c = 1;
-        let c2 = c;
-        let c3 = c;
-        const el1 = e[l + 1];
-        let s = 0;
-        let s2 = 0;
-        for (let i = m - 1; i >= l; i--) {
-          c3 = c2;
-          c2 = c;
-          s2 = s;
-          g = c * e[i];
-          h = c * p;
-          r = Math.hypot(p, e[i]);
-          e[i + 1] = s * r;
-          s = e[i] / r;
-          c = p / r;
-          p = c * d[i] - s * g;
-          d[i + 1] = h + s * (c * g + s * d[i]);
-          for (let k = 0; k < n; k++) {
-            const row = k * n;
-            h = V[row + i + 1];
-            V[row + i + 1] = s * V[row + i] + c * h;
-            V[row + i] = c * V[row + i] - s * h;
-          }
-        }
-        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
-        e[l] = s * p;
-        d[l] = c * p;
-      } while (Math.abs(e[l]) > eps * tst1 && iter < 100);
-      if (!(Math.abs(e[l]) <= eps * tst1)) {
-        throw new Error(`eigendecomposition: eigenvalue ${l} of ${n} did not converge in ${iter} QL iterations (off-diagonal ${e[l]})`);
-      }
-    }
+    while (m < n - 1 && !(Math.abs(e[m]) <= EPS * tst1)) m++;
+    if (m > l) f = convergeEigenvalue(n, V, d, e, l, m, f, tst1);
     d[l] += f;
     e[l] = 0;
   }
-  // Selection sort of eigenvalues with their vectors (n swaps at most).
+  sortEigenpairs(n, V, d);
+}
+
+/** Double precision's unit roundoff: the QL sweeps stop when an off-diagonal is below it (relative). */
+const EPS = 2 ** -52;
+/** QL iterations allowed per eigenvalue before the decomposition is declared failed. */
+const MAX_QL_ITERATIONS = 100;
+
+/**
+ * QL iterations on the block l..m until e[l] is negligible; returns the accumulated shift f.
+ * Throws when eigenvalue l does not converge.
+ */
+function convergeEigenvalue(
+  n: number,
+  V: Float64Array,
+  d: Float64Array,
+  e: Float64Array,
+  l: number,
+  m: number,
+  f: number,
+  tst1: number,
+): number {
+  let iter = 0;
+  do {
+    iter++;
+    f = qlSweep(n, V, d, e, l, m, f);
+  } while (Math.abs(e[l]) > EPS * tst1 && iter < MAX_QL_ITERATIONS);
+  if (!(Math.abs(e[l]) <= EPS * tst1)) {
+    throw new Error(`eigendecomposition: eigenvalue ${l} of ${n} did not converge in ${iter} QL iterations (off-diagonal ${e[l]})`);
+  }
+  return f;
+}
+
+/** One implicit-shift QL sweep over l..m (Wilkinson shift), rotating V; returns the new shift total. */
+function qlSweep(n: number, V: Float64Array, d: Float64Array, e: Float64Array, l: number, m: number, f: number): number {
+  let g = d[l];
+  let p = (d[l + 1] - g) / (2 * e[l]);
+  let r = Math.hypot(p, 1);
+  if (p < 0) r = -r;
+  d[l] = e[l] / (p + r);
+  d[l + 1] = e[l] * (p + r);
+  const dl1 = d[l + 1];
+  let h = g - d[l];
+  for (let i = l + 2; i < n; i++) d[i] -= h;
+  f += h;
+  p = d[m];
+  let c = 1;
+  let c2 = c;
+  let c3 = c;
+  const el1 = e[l + 1];
+  let s = 0;
+  let s2 = 0;
+  for (let i = m - 1; i >= l; i--) {
+    c3 = c2;
+    c2 = c;
+    s2 = s;
+    g = c * e[i];
+    h = c * p;
+    r = Math.hypot(p, e[i]);
+    e[i + 1] = s * r;
+    s = e[i] / r;
+    c = p / r;
+    p = c * d[i] - s * g;
+    d[i + 1] = h + s * (c * g + s * d[i]);
+    rotateColumns(n, V, i, c, s);
+  }
+  p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+  e[l] = s * p;
+  d[l] = c * p;
+  return f;
+}
+
+/** Columns i and i+1 of V turned by the Givens rotation (c, s). */
+function rotateColumns(n: number, V: Float64Array, i: number, c: number, s: number): void {
+  for (let k = 0; k < n; k++) {
+    const row = k * n;
+    const h = V[row + i + 1];
+    V[row + i + 1] = s * V[row + i] + c * h;
+    V[row + i] = c * V[row + i] - s * h;
+  }
+}
+
+/** Selection sort of eigenvalues with their vectors (n swaps at most). */
+function sortEigenpairs(n: number, V: Float64Array, d: Float64Array): void {
   for (let i = 0; i < n - 1; i++) {
     let k = i;
     let p = d[i];

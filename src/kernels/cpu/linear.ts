@@ -1,23 +1,9 @@
-// Y = X·Wᵀ (+ b) on the CPU: the reference twin of shaders/linear.wgsl and the benchmarks' baseline.
+// Y = X·Wᵀ (+ b) on the CPU: the reference twin of shaders/lib/linear.wgsl and the benchmarks' baseline.
+import { linearDims } from '../shapes.js';
 import { CpuTensor } from './tensor.js';
 
-/** Checks the operands of a linear layer and returns [M, K, N] (X may be [..., K]). */
-export function linearDims(
-  x: { shape: readonly number[]; size: number },
-  w: { shape: readonly number[] },
-  bias?: { shape: readonly number[] } | null,
-): [number, number, number] {
-  if (x.shape.length < 1) throw new Error(`linear: X must have at least one dimension, got shape [${x.shape}]`);
-  if (w.shape.length !== 2) throw new Error(`linear: W must be [N, K], got shape [${w.shape}]`);
-  const K = x.shape[x.shape.length - 1];
-  const [N, Kw] = w.shape;
-  if (Kw !== K) throw new Error(`linear: X [${x.shape}] has K=${K} but W [${w.shape}] has K=${Kw}`);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== N)) {
-    throw new Error(`linear: bias must be [${N}] for W [${w.shape}], got shape [${bias.shape}]`);
-  }
-  const M = K === 0 ? x.shape.slice(0, -1).reduce((a, b) => a * b, 1) : x.size / K;
-  return [M, K, N];
-}
+export { linearDims };
+
 
 /**
  * For each block of 4 rows of X and each row of W: four dot products that share the loads of the

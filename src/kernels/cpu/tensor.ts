@@ -14,8 +14,5 @@ export class CpuTensor implements Tensor {
   }
 }
 
-/** Rows and columns of a tensor seen as a matrix (last dimension = columns). */
-export function dims2(t: Tensor): [number, number] {
-  const cols = t.shape[t.shape.length - 1] ?? 1;
-  return [cols === 0 ? 0 : t.size / cols, cols];
-}
+// One copy of the shape helper for both kernel sides; re-exported where it always lived.
+export { dims2 } from '../shapes.js';

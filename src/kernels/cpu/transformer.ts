@@ -1,6 +1,7 @@
 // CPU twins of the transformer kernels: RMSNorm, RoPE (both layouts) and causal GQA attention.
 import type { AttentionOptions, RopeOptions } from '../backend.js';
-import { CpuTensor, dims2 } from './tensor.js';
+import { attentionDims, dims2 } from '../shapes.js';
+import { CpuTensor } from './tensor.js';
 
 export function rmsnorm(x: CpuTensor, weight: CpuTensor, eps: number): CpuTensor {
   const [rows, D] = dims2(x);
@@ -52,11 +53,7 @@ export function rope(x: CpuTensor, o: RopeOptions): CpuTensor {
 
 export function attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, o: AttentionOptions): CpuTensor {
   const { seqLen: T, nHeads: H, nKvHeads: G, headDim: d } = o;
-  const [rows, qw] = dims2(q);
-  if (qw !== H * d) throw new Error(`attention: q rows have ${qw} values, expected ${H}×${d}`);
-  if (k.size !== rows * G * d || v.size !== rows * G * d) throw new Error(`attention: k/v must be [${rows}, ${G * d}]`);
-  if (rows % T !== 0) throw new Error(`attention: ${rows} rows are not whole sequences of ${T}`);
-  if (H % G !== 0) throw new Error(`attention: ${H} heads not divisible by ${G} KV heads`);
+  const [rows, qw] = attentionDims(q, k, v, o);
   const groupSize = H / G;
   const kw = G * d;
   const scale = 1 / Math.sqrt(d);

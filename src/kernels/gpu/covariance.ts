@@ -3,12 +3,33 @@
 // mean and Σx². Only the row count lives in JS. M2 larger than one storage binding (a 7B FFN's
 // 11008² is 485 MB) is updated in row blocks, one Gram dispatch per pair of blocks.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+import { type KernelProgram, runProgram } from '../../gpu/program.js';
+import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { CovStats } from '../backend.js';
-import { dims2 } from '../cpu/tensor.js';
-import { alignedRowStep, formatBytes } from './grid.js';
-import { MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulConstants, matmulTile } from './linear.js';
+import { dims2 } from '../shapes.js';
+import { alignedRowStep, alongX, formatBytes } from './grid.js';
+import { perItemKernel } from './programs.js';
+import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile } from './linear.js';
 
-export const COVARIANCE_SHADERS: string[] = ['covariance'];
+/** Zero fill of a range; size = elements. */
+const ZERO = perItemKernel('covariance', 'zero', { n: 'u32' } as const);
+/** Chunk mean and Σx² per column; size = columns. */
+const COLSTATS: KernelProgram<{ M: 'u32'; K: 'u32' }> = {
+  shader: 'covariance',
+  entryPoint: 'colstats',
+  uniforms: { M: 'u32', K: 'u32' },
+  workgroupSize: COLSTATS_WG,
+  grid: alongX,
+};
+/** New mean and Σx² of the merged statistics, one invocation per column; size = columns. */
+const FINALIZE = { ...perItemKernel('covariance', 'finalize', { K: 'u32', w: 'f32' } as const, ROW_ITEM_WG), grid: alongX };
+const GRAM_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', f: 'f32' } as const;
+type GramProgram = KernelProgram<typeof GRAM_UNIFORMS, MatmulConfig, readonly [number, number]>;
+/** Gram + Chan merge over one pair of M2 row blocks, X read as vec4 (K % 4 == 0) or f32; size = [columns, rows] of the pair. */
+const GRAM_VEC4: GramProgram = { shader: 'gram_vec4', entryPoint: 'main', uniforms: GRAM_UNIFORMS, ...MATMUL_KERNEL };
+const GRAM_SCALAR: GramProgram = { ...GRAM_VEC4, shader: 'gram_scalar' };
+
+export const COVARIANCE_PROGRAMS = [ZERO, COLSTATS, FINALIZE, GRAM_VEC4, GRAM_SCALAR];
 
 /** Test hooks of covAccumulate; production code passes nothing. */
 export interface CovOptions extends MatmulOptions {
@@ -22,13 +43,9 @@ function zeroFill(ctx: GpuContext, t: GpuTensor, maxBind: number): void {
   const align = ctx.limits.minStorageBufferOffsetAlignment;
   const per = (Math.floor(maxBind / align) * align) / 4; // elements per range, aligned offsets
   if (per < 1) throw new Error(`zeroFill: a ${maxBind}-byte storage binding is below the ${align}-byte offset alignment`);
-  const pipeline = ctx.pipeline('covariance', 'zero');
   for (let e0 = 0; e0 < t.size; e0 += per) {
     const n = Math.min(per, t.size - e0);
-    const groups = Math.ceil(n / 256);
-    const gx = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
-    const gy = Math.ceil(groups / gx);
-    ctx.dispatch(pipeline, [{ buffer: t.buffer, offset: e0 * 4, size: n * 4 }], { u32: [n, gx * 256] }, [gx, gy]);
+    runProgram(ctx, ZERO, { bindings: [{ buffer: t.buffer, offset: e0 * 4, size: n * 4 }], uniforms: { n }, size: n });
   }
 }
 
@@ -114,8 +131,8 @@ export function covAccumulate(
 
   // cs = [chunk mean | chunk Σx²]
   const cs = ctx.tensor([2 * K]);
-  ctx.dispatch(ctx.pipeline('covariance', 'colstats'), [x.buffer, cs.buffer], { u32: [M, K] }, [Math.ceil(K / 64)]);
-  const gram = ctx.pipeline('covariance', K % 4 === 0 ? 'gram_vec4' : 'gram_scalar', matmulConstants(cfg));
+  runProgram(ctx, COLSTATS, { bindings: [x.buffer, cs.buffer], uniforms: { M, K }, size: K });
+  const gram = K % 4 === 0 ? GRAM_VEC4 : GRAM_SCALAR;
   // The mirror binding m2b is only written for P ≠ Q; otherwise it gets this never-touched stand-in.
   const dummy = ctx.tensor([1]);
   const f = (na * nb) / n;
@@ -129,20 +146,15 @@ export function covAccumulate(
     for (let q = p; q < starts.length; q++) {
       const Q = range(q);
       const pair = q !== p;
-      ctx.dispatch(
-        gram,
-        [x.buffer, cs.buffer, stats.mean.buffer, P.bind, pair ? Q.bind : { buffer: dummy.buffer, size: 4 }],
-        { u32: [M, K, P.r0 / tile, Q.r0 / tile, P.r0, Q.r0, pair ? 1 : 0], f32: [f] },
-        [Math.ceil(Q.rows / tile), Math.ceil(P.rows / tile)],
-      );
+      runProgram(ctx, gram, {
+        bindings: [x.buffer, cs.buffer, stats.mean.buffer, P.bind, pair ? Q.bind : { buffer: dummy.buffer, size: 4 }],
+        uniforms: { M, K, ti0: P.r0 / tile, tj0: Q.r0 / tile, rowA: P.r0, rowB: Q.r0, pair: pair ? 1 : 0, f },
+        size: [Q.rows, P.rows],
+        variant: cfg,
+      });
     }
   }
-  ctx.dispatch(
-    ctx.pipeline('covariance', 'finalize'),
-    [cs.buffer, stats.mean.buffer, stats.sumsq.buffer],
-    { u32: [K], f32: [nb / n] },
-    [Math.ceil(K / 64)],
-  );
+  runProgram(ctx, FINALIZE, { bindings: [cs.buffer, stats.mean.buffer, stats.sumsq.buffer], uniforms: { K, w: nb / n }, size: K });
   ctx.free(cs);
   ctx.free(dummy);
   stats.count = n;

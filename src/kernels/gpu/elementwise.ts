@@ -1,31 +1,60 @@
 // GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { alignedRowStep, flatGrid, formatBytes, rowsCols } from './grid.js';
+import { type KernelProgram, runProgram } from '../../gpu/program.js';
+import { SUM_WG } from '../../gpu/tuning.js';
+import { rowsCols } from '../shapes.js';
+import { alignedRowStep, formatBytes } from './grid.js';
+import { perItemKernel, perRowKernel } from './programs.js';
 
-export const ELEMENTWISE_SHADERS = ['elementwise', 'rowreduce', 'gather', 'sum'];
+/** Which binary op elementwise.wgsl computes (its override OP). */
+const enum BinaryOp {
+  Add = 0,
+  Swiglu = 1,
+}
 
-function binary(ctx: GpuContext, a: GpuTensor, b: GpuTensor, op: number, name: string): GpuTensor {
+/** y = a ∘ b elementwise; size = elements; the variant picks the op. */
+const BINARY: KernelProgram<{ n: 'u32' }, BinaryOp> = {
+  ...perItemKernel<{ n: 'u32' }, BinaryOp>('elementwise', 'main', { n: 'u32' }),
+  constants: (op) => ({ OP: op }),
+};
+/** Row reductions of [rows × cols]; size = rows. */
+const ROW_COSINE = perRowKernel('rowreduce', 'cosine', { rows: 'u32', cols: 'u32' } as const);
+const ROW_NLL = perRowKernel('rowreduce', 'nll', ROW_COSINE.uniforms);
+/** Sum of a short vector by one workgroup; size is unused (always one workgroup). */
+const SUM: KernelProgram<{ n: 'u32' }> = {
+  shader: 'sum',
+  entryPoint: 'main',
+  uniforms: { n: 'u32' },
+  workgroupSize: [SUM_WG],
+  grid: () => [1],
+};
+/** y = x[:, cols]; size = elements of y. */
+const GATHER = perItemKernel('gather', 'main', { rows: 'u32', inCols: 'u32', outCols: 'u32' } as const);
+
+export const ELEMENTWISE_PROGRAMS = [BINARY, ROW_COSINE, ROW_NLL, SUM, GATHER];
+
+function binary(ctx: GpuContext, a: GpuTensor, b: GpuTensor, op: BinaryOp, name: string): GpuTensor {
   if (a.size !== b.size) throw new Error(`${name}: shapes [${a.shape}] and [${b.shape}] differ`);
   const y = ctx.tensor(a.shape);
-  ctx.dispatch(ctx.pipeline('elementwise', 'main', { OP: op }), [a.buffer, b.buffer, y.buffer], { u32: [a.size] }, flatGrid(ctx, a.size, 256));
+  runProgram(ctx, BINARY, { bindings: [a.buffer, b.buffer, y.buffer], uniforms: { n: a.size }, size: a.size, variant: op });
   return y;
 }
 
 export function add(ctx: GpuContext, a: GpuTensor, b: GpuTensor): GpuTensor {
-  return binary(ctx, a, b, 0, 'add');
+  return binary(ctx, a, b, BinaryOp.Add, 'add');
 }
 
 export function swiglu(ctx: GpuContext, gate: GpuTensor, up: GpuTensor): GpuTensor {
-  return binary(ctx, gate, up, 1, 'swiglu');
+  return binary(ctx, gate, up, BinaryOp.Swiglu, 'swiglu');
 }
 
 export function rowCosineSum(ctx: GpuContext, a: GpuTensor, b: GpuTensor): GpuTensor {
   if (a.size !== b.size) throw new Error(`rowCosineSum: shapes [${a.shape}] and [${b.shape}] differ`);
   const [rows, cols] = rowsCols(a);
   const perRow = ctx.tensor([rows]);
-  ctx.dispatch(ctx.pipeline('rowreduce', 'cosine'), [a.buffer, b.buffer, perRow.buffer], { u32: [rows, cols] }, flatGrid(ctx, rows, 1));
+  runProgram(ctx, ROW_COSINE, { bindings: [a.buffer, b.buffer, perRow.buffer], uniforms: { rows, cols }, size: rows });
   const total = ctx.tensor([1]);
-  ctx.dispatch(ctx.pipeline('sum'), [perRow.buffer, total.buffer], { u32: [rows] }, [1]);
+  runProgram(ctx, SUM, { bindings: [perRow.buffer, total.buffer], uniforms: { n: rows }, size: 1 });
   ctx.free(perRow);
   return total;
 }
@@ -34,7 +63,7 @@ export function nll(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor): Gpu
   const [rows, V] = rowsCols(logits);
   if (targets.size !== rows) throw new Error(`nll: ${targets.size} targets for ${rows} rows`);
   const y = ctx.tensor([rows]);
-  ctx.dispatch(ctx.pipeline('rowreduce', 'nll'), [logits.buffer, targets.buffer, y.buffer], { u32: [rows, V] }, flatGrid(ctx, rows, 1));
+  runProgram(ctx, ROW_NLL, { bindings: [logits.buffer, targets.buffer, y.buffer], uniforms: { rows, cols: V }, size: rows });
   return y;
 }
 
@@ -76,19 +105,17 @@ export function gatherColumns(
     }
   }
   const idx = ctx.upload(Float32Array.from(cols), [n]);
-  const pipeline = ctx.pipeline('gather');
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const r = Math.min(chunk, rows - r0);
-    ctx.dispatch(
-      pipeline,
-      [
+    runProgram(ctx, GATHER, {
+      bindings: [
         { buffer: x.buffer, offset: r0 * K * 4, size: r * K * 4 },
         { buffer: idx.buffer, size: n * 4 },
         { buffer: y.buffer, offset: r0 * n * 4, size: r * n * 4 },
       ],
-      { u32: [r, K, n] },
-      flatGrid(ctx, r * n, 256),
-    );
+      uniforms: { rows: r, inCols: K, outCols: n },
+      size: r * n,
+    });
   }
   ctx.free(idx);
   return y;

@@ -1,4 +1,6 @@
-import type { GpuContext, GpuTensor } from '../../gpu/context.js';
+import type { GpuContext } from '../../gpu/context.js';
+import type { GridContext } from '../../gpu/program.js';
+import type { Workgroups } from '../../gpu/submission.js';
 
 /**
  * Workgroup counts for `items` work items, `perGroup` per workgroup, folded into 2-D when the
@@ -12,16 +14,22 @@ export function flatGrid(ctx: GpuContext, items: number, perGroup: number): [num
   return [Math.ceil(groups / y), y];
 }
 
-export function rowsCols(t: GpuTensor): [number, number] {
-  const cols = t.shape[t.shape.length - 1] ?? 1;
-  return [cols === 0 ? 0 : t.size / cols, cols];
+/** Grid of a kernel with one invocation per item: `items` spread over workgroups of the program's size. */
+export function perInvocation(items: number, at: GridContext<unknown>): Workgroups {
+  return flatGrid(at.ctx, items, at.workgroupSize[0]);
 }
 
-/** The order n of a square [n × n] matrix; `what` names the op in the error. */
-export function squareOrder(t: GpuTensor, what: string): number {
-  const n = t.shape[0] ?? 0;
-  if (t.shape.length !== 2 || t.shape[1] !== n) throw new Error(`${what}: expected a square matrix, got [${t.shape}]`);
-  return n;
+/**
+ * Grid of a kernel with one invocation per item that indexes by workgroup x only: one row of
+ * workgroups (a dispatch over the per-dimension limit is refused, never folded).
+ */
+export function alongX(items: number, at: GridContext<unknown>): Workgroups {
+  return [Math.ceil(items / at.workgroupSize[0])];
+}
+
+/** Grid of a kernel with one workgroup per item (a row reduction: one workgroup per row). */
+export function perWorkgroup(items: number, at: GridContext<unknown>): Workgroups {
+  return flatGrid(at.ctx, items, 1);
 }
 
 const MiB = 1024 * 1024;

@@ -1,12 +1,12 @@
 // The GPU backend: every kernel dispatches a WGSL shader through the shared GpuContext.
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
 import type { AttentionOptions, Backend, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
-import { COVARIANCE_SHADERS, covAccumulate, covInit } from './covariance.js';
-import { ELEMENTWISE_SHADERS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
-import { LINALG_SHADERS, cholesky, choleskySolve } from './linalg.js';
-import { LINEAR_SHADERS, linear } from './linear.js';
-import { MATFUN_SHADERS, spectralSigmoid } from './matfun.js';
-import { TRANSFORMER_SHADERS, attention, rmsnorm, rope } from './transformer.js';
+import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from './covariance.js';
+import { ELEMENTWISE_PROGRAMS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
+import { LINEAR_PROGRAMS, linear } from './linear.js';
+import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
+import { TRANSFORMER_PROGRAMS, attention, rmsnorm, rope } from './transformer.js';
 
 export type { GpuTensor };
 
@@ -15,13 +15,13 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   static async create(ctx?: GpuContext): Promise<GpuBackend> {
     const c = ctx ?? (await GpuContext.create());
-    await c.loadShaders([
-      ...LINEAR_SHADERS,
-      ...COVARIANCE_SHADERS,
-      ...ELEMENTWISE_SHADERS,
-      ...TRANSFORMER_SHADERS,
-      ...LINALG_SHADERS,
-      ...MATFUN_SHADERS,
+    await c.loadPrograms([
+      ...LINEAR_PROGRAMS,
+      ...COVARIANCE_PROGRAMS,
+      ...ELEMENTWISE_PROGRAMS,
+      ...TRANSFORMER_PROGRAMS,
+      ...LINALG_PROGRAMS,
+      ...MATFUN_PROGRAMS,
     ]);
     return new GpuBackend(c);
   }

@@ -1,33 +1,55 @@
-// Y = X·Wᵀ (+ b) on the GPU: shaders/linear.wgsl (tiled in workgroup memory, register-tiled).
+// Y = X·Wᵀ (+ b) on the GPU: shaders/linear_vec4.wgsl and linear_scalar.wgsl (lib/linear.wgsl,
+// tiled in workgroup memory and register-tiled by lib/matmul_tile.wgsl).
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { linearDims } from '../cpu/linear.js';
+import { type GridContext, type KernelProgram, runProgram } from '../../gpu/program.js';
+import type { Workgroups } from '../../gpu/submission.js';
+import { MATMUL_CPU_BACKED, MATMUL_GPU, MAX_DISPATCH_FLOP, type MatmulConfig } from '../../gpu/tuning.js';
+import { linearDims } from '../shapes.js';
 
-export const LINEAR_SHADERS: string[] = ['linear'];
-
-/** Tile configuration of the linear and covariance kernels (override constants of the shaders). */
-export interface MatmulConfig {
-  WG_X: number;
-  WG_Y: number;
-  BK: number;
-  /** 16×16 register tile per thread (true) or 8×8. */
-  WIDE: boolean;
-}
+export { MAX_DISPATCH_FLOP, type MatmulConfig };
 
 /**
- * CPU-backed adapters (lavapipe/llvmpipe, SwiftShader) pay one scalar load per SIMD lane for every
- * workgroup-memory read, so they want the largest register tile; real GPUs want 8×8 per thread with
- * 256 threads. Both give 128×128 workgroup tiles.
+ * The adapter's tile configuration (src/gpu/tuning.ts says why CPU-backed adapters and real GPUs
+ * differ); BK is halved until two BK×tile f32 tiles fit the device's workgroup memory.
  */
 export function matmulConfig(ctx: GpuContext): MatmulConfig {
   const cpuBacked = /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
-  const cfg: MatmulConfig = cpuBacked
-    ? { WG_X: 8, WG_Y: 8, BK: 32, WIDE: true }
-    : { WG_X: 16, WG_Y: 16, BK: 16, WIDE: false };
-  const tile = cfg.WG_Y * (cfg.WIDE ? 16 : 8);
-  // Two BK×tile f32 tiles must fit in workgroup memory.
+  const cfg: MatmulConfig = { ...(cpuBacked ? MATMUL_CPU_BACKED : MATMUL_GPU) };
+  const tile = matmulTile(cfg);
   while (cfg.BK > 4 && 2 * cfg.BK * tile * 4 > ctx.limits.maxComputeWorkgroupStorageSize) cfg.BK /= 2;
   return cfg;
 }
+
+/** Rows (and columns) of the output tile one workgroup computes. */
+export function matmulTile(cfg: MatmulConfig): number {
+  return cfg.WG_Y * (cfg.WIDE ? 16 : 8);
+}
+
+export function matmulConstants(cfg: MatmulConfig): Record<string, number> {
+  return { WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, BK: cfg.BK, WIDE: cfg.WIDE ? 1 : 0 };
+}
+
+/** Output [columns, rows] of one matmul dispatch → one workgroup per output tile. */
+function matmulGrid([cols, rows]: readonly [number, number], at: GridContext<MatmulConfig>): Workgroups {
+  const tile = matmulTile(at.variant);
+  return [Math.ceil(cols / tile), Math.ceil(rows / tile)];
+}
+
+/** What the matmul kernels (linear_*, gram_*) share: the tile config is their variant. */
+export const MATMUL_KERNEL = {
+  workgroupSize: (cfg: MatmulConfig) => [cfg.WG_X, cfg.WG_Y] as const,
+  constants: (cfg: MatmulConfig) => ({ BK: cfg.BK, WIDE: cfg.WIDE ? 1 : 0 }),
+  grid: matmulGrid,
+};
+
+const LINEAR_UNIFORMS = { M: 'u32', K: 'u32', N: 'u32', hasBias: 'u32', ldy: 'u32', yCol: 'u32' } as const;
+type LinearProgram = KernelProgram<typeof LINEAR_UNIFORMS, MatmulConfig, readonly [number, number]>;
+
+/** X and W read as vec4 (K % 4 == 0) or as f32 (any K). */
+const LINEAR_VEC4: LinearProgram = { shader: 'linear_vec4', entryPoint: 'main', uniforms: LINEAR_UNIFORMS, ...MATMUL_KERNEL };
+const LINEAR_SCALAR: LinearProgram = { ...LINEAR_VEC4, shader: 'linear_scalar' };
+
+export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR];
 
 /** Test and tuning hooks; production code passes nothing. */
 export interface MatmulOptions {
@@ -39,27 +61,39 @@ export interface MatmulOptions {
   maxDispatchFlop?: number;
 }
 
-/**
- * Work of one matmul dispatch, at most (2 flops per multiply-add): about 1 s on lavapipe (2 cores,
- * ~20 GFLOP/s), ~10 ms on an H200 (enough tiles to fill it). Larger products are split into
- * several dispatches so that none runs for seconds (OS GPU watchdogs, e.g. Windows' 2 s TDR).
- */
-export const MAX_DISPATCH_FLOP = 16e9;
-
 /** Largest multiple of `tile` (≥ tile) whose `perUnit`-flop units fit the dispatch cap. */
 export function unitsPerDispatch(perUnit: number, tile: number, cap: number): number {
   return Math.max(tile, Math.floor(cap / perUnit / tile) * tile);
 }
 
-export function matmulTile(cfg: MatmulConfig): number {
-  return cfg.WG_Y * (cfg.WIDE ? 16 : 8);
-}
-
-export function matmulConstants(cfg: MatmulConfig): Record<string, number> {
-  return { WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, BK: cfg.BK, WIDE: cfg.WIDE ? 1 : 0 };
-}
-
 const MiB = 1024 * 1024;
+
+/**
+ * Rows of W bound per dispatch: all of them, or (W larger than one binding, e.g. a large
+ * classifier) whole tiles of rows within the binding limit, each range computing a block of
+ * output columns (Y stride ldy = N), so offsets stay aligned.
+ */
+function wRowsPerBinding(w: GpuTensor, N: number, K: number, tile: number, maxBind: number): number {
+  if (N * K * 4 <= maxBind) return N;
+  const rows = Math.floor(maxBind / (K * 4) / tile) * tile;
+  if (rows < tile) throw new Error(`linear: ${tile} rows of W [${w.shape}] do not fit a ${(maxBind / MiB).toFixed(1)} MiB storage binding`);
+  return rows;
+}
+
+/** Rows of X per chunk when X or Y cannot be bound whole: whole tiles within the limits. */
+function xRowsPerChunk(K: number, N: number, tile: number, maxBind: number, maxGroups: number): number {
+  const rowBytes = Math.max(K, N) * 4;
+  // Pooled buffers round sizes up by at most a quarter: leave that headroom.
+  let chunk = Math.min(Math.floor((maxBind * 0.75) / rowBytes), maxGroups * tile);
+  if (chunk >= tile) chunk = Math.floor(chunk / tile) * tile;
+  if (chunk < 1) {
+    throw new Error(
+      `linear: one row of X or Y (${(rowBytes / MiB).toFixed(1)} MiB) does not fit a ` +
+        `${(maxBind / MiB).toFixed(1)} MiB storage binding`,
+    );
+  }
+  return chunk;
+}
 
 export function linear(
   ctx: GpuContext,
@@ -76,52 +110,36 @@ export function linear(
   const tile = matmulTile(cfg);
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
   const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
-  // W larger than one binding (e.g. a 32000-row classifier): bind it in row ranges, each computing
-  // a block of output columns (Y stride ldy = N). Ranges are whole tiles, so offsets stay aligned.
-  const wRowBytes = K * 4;
-  let nChunk = N;
-  if (N * wRowBytes > maxBind) {
-    nChunk = Math.floor(maxBind / wRowBytes / tile) * tile;
-    if (nChunk < tile) {
-      throw new Error(`linear: ${tile} rows of W [${w.shape}] do not fit a ${(maxBind / MiB).toFixed(1)} MiB storage binding`);
-    }
-  }
+  const nChunk = wRowsPerBinding(w, N, K, tile, maxBind);
   if (Math.ceil(Math.min(N, nChunk) / tile) > maxGroups) {
     throw new Error(`linear: N=${N} needs ${Math.ceil(N / tile)} workgroups along N, over the device limit ${maxGroups}`);
   }
-  const pipeline = ctx.pipeline('linear', K % 4 === 0 ? 'linear_vec4' : 'linear_scalar', matmulConstants(cfg));
+  const program = K % 4 === 0 ? LINEAR_VEC4 : LINEAR_SCALAR;
   const cap = opts.maxDispatchFlop ?? MAX_DISPATCH_FLOP;
   const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) => {
     // Output columns per dispatch: within the W binding and the work cap.
     const nStep = Math.min(nChunk, unitsPerDispatch(2 * rows * K, tile, cap));
     for (let n0 = 0; n0 < N; n0 += nStep) {
       const nc = Math.min(nStep, N - n0);
-      const wBind = { buffer: w.buffer, offset: n0 * wRowBytes, size: nc * wRowBytes };
+      const wBind = { buffer: w.buffer, offset: n0 * K * 4, size: nc * K * 4 };
       // Without a bias the slot still needs a valid (read-only, never read) binding.
       const bBind = bias ? { buffer: bias.buffer, size: N * 4 } : { buffer: w.buffer, size: 4 * Math.min(K * N, 64) };
-      ctx.dispatch(pipeline, [xb, wBind, bBind, yb], { u32: [rows, K, nc, bias ? 1 : 0, N, n0] }, [
-        Math.ceil(nc / tile),
-        Math.ceil(rows / tile),
-      ]);
+      runProgram(ctx, program, {
+        bindings: [xb, wBind, bBind, yb],
+        uniforms: { M: rows, K, N: nc, hasBias: bias ? 1 : 0, ldy: N, yCol: n0 },
+        size: [nc, rows],
+        variant: cfg,
+      });
     }
   };
 
   // One dispatch when X and Y can be bound whole; otherwise row chunks copied through temporaries
   // (bindings cover whole buffers here), each within the binding and workgroup-count limits.
-  const rowBytes = Math.max(K, N) * 4;
   if (x.buffer.size <= maxBind && y.buffer.size <= maxBind && Math.ceil(M / tile) <= maxGroups) {
     run(x.buffer, y.buffer, M);
     return y;
   }
-  // Pooled buffers round sizes up by at most 25 %: leave that headroom.
-  let chunk = Math.min(Math.floor((maxBind * 0.75) / rowBytes), maxGroups * tile);
-  if (chunk >= tile) chunk = Math.floor(chunk / tile) * tile; // whole tiles per chunk
-  if (chunk < 1) {
-    throw new Error(
-      `linear: one row of X or Y (${(rowBytes / MiB).toFixed(1)} MiB) does not fit a ` +
-        `${(maxBind / MiB).toFixed(1)} MiB storage binding`,
-    );
-  }
+  const chunk = xRowsPerChunk(K, N, tile, maxBind, maxGroups);
   for (let r0 = 0; r0 < M; r0 += chunk) {
     const rows = Math.min(chunk, M - r0);
     const xc = ctx.tensor([rows, K]);

@@ -10,10 +10,19 @@
 // Cost: 13 + s products of n³ (s ≈ 5–12 on real covariances). All iterates are polynomials in A:
 // symmetric and commuting, so `linear` (X·Wᵀ) serves as the product.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { flatGrid, squareOrder } from './grid.js';
+import { runProgram } from '../../gpu/program.js';
+import { ROW_ITEM_WG } from '../../gpu/tuning.js';
+import { squareOrder } from '../shapes.js';
 import { linear } from './linear.js';
+import { perItemKernel } from './programs.js';
 
-export const MATFUN_SHADERS: string[] = ['matfun'];
+const COMBINE_UNIFORMS = { size: 'u32', n: 'u32', hasY: 'u32', a: 'f32', b: 'f32', c: 'f32' } as const;
+/** a·X + b·Y + c·I on [n × n]; size = elements. */
+const COMBINE = perItemKernel('matfun', 'combine', COMBINE_UNIFORMS);
+/** Per row: Σ|a_rj| and a_rr; size = rows. */
+const ROW_STATS = perItemKernel('matfun', 'rowstats', { n: 'u32' } as const, ROW_ITEM_WG);
+
+export const MATFUN_PROGRAMS = [COMBINE, ROW_STATS];
 
 /** ‖X‖∞ bound of the Taylor stage; degree 8 truncates at θ⁹/9! ≈ 5e-9. */
 const THETA = 0.5;
@@ -24,12 +33,11 @@ const NEWTON_SCHULZ_STEPS = 3;
 function combine(ctx: GpuContext, x: GpuTensor, y: GpuTensor | null, a: number, b: number, c: number): GpuTensor {
   const n = x.shape[0];
   const out = ctx.tensor([n, n]);
-  ctx.dispatch(
-    ctx.pipeline('matfun', 'combine'),
-    [x.buffer, (y ?? x).buffer, out.buffer],
-    { u32: [n * n, n, y ? 1 : 0], f32: [a, y ? b : 0, c] },
-    flatGrid(ctx, n * n, 256),
-  );
+  runProgram(ctx, COMBINE, {
+    bindings: [x.buffer, (y ?? x).buffer, out.buffer],
+    uniforms: { size: n * n, n, hasY: y ? 1 : 0, a, b: y ? b : 0, c },
+    size: n * n,
+  });
   return out;
 }
 
@@ -38,7 +46,7 @@ export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<Gp
   const n = squareOrder(a, 'spectralSigmoid');
   if (n === 0) return ctx.tensor([0, 0]);
   const rs = ctx.tensor([2 * n]);
-  ctx.dispatch(ctx.pipeline('matfun', 'rowstats'), [a.buffer, rs.buffer], { u32: [n] }, flatGrid(ctx, n, 64));
+  runProgram(ctx, ROW_STATS, { bindings: [a.buffer, rs.buffer], uniforms: { n }, size: n });
   const stats = await ctx.read(rs);
   ctx.free(rs);
   let trace = 0;
