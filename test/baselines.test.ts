@@ -90,6 +90,7 @@ function context<T extends Tensor>(b: Backend<T>, kind: ModuleKind, nPrune: numb
   return {
     b, kind, layer: 3, w, D,
     units: kind === 'attention' ? G : F,
+    blockSize: kind === 'attention' ? G : F,
     colsPerUnit: kind === 'attention' ? q * d : 1,
     nPrune,
     stats: { count: M, mean: Float32Array.from(s.mean), sumsq: Float32Array.from(s.sumsq), m2: b.upload(Float32Array.from(s.m2), [n, n]) },
@@ -328,7 +329,7 @@ describe('compare grid and outputs', () => {
   it('Markdown table and SVG chart from a result', () => {
     const grid = expandGrid(['slimllm', 'random'], ['default']);
     const run = (method: 'slimllm' | 'random', recovery: 'regression' | 'none', targetRatio: number, ppl: number | null) => ({
-      method, recovery, targetRatio, draw: 0, calibSeed: 42, removedFraction: ppl === null ? null : targetRatio + 0.001, ppl, nll: ppl === null ? null : Math.log(ppl),
+      method, recovery, headUnit: 'group' as const, targetRatio, draw: 0, calibSeed: 42, removedFraction: ppl === null ? null : targetRatio + 0.001, ppl, nll: ppl === null ? null : Math.log(ppl),
       widths: null, pruneMs: 1, evalMs: 1, ...(ppl === null ? { error: 'boom' } : {}),
     });
     const runs = [run('slimllm', 'regression', 0.2, 5), run('random', 'none', 0.2, 9), run('slimllm', 'regression', 0.5, 20), run('random', 'none', 0.5, null)];

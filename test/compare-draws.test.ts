@@ -20,7 +20,7 @@ const recoveryOf = { slimllm: 'regression', random: 'none' } as const;
 /** A run of draw `draw`; a null perplexity stands for a failed run (its error is 'boom d'). */
 function fakeRun(method: Method, targetRatio: number, draw: number, ppl: number | null, removedFraction = targetRatio): CompareRun {
   return {
-    method, recovery: recoveryOf[method], targetRatio, draw, calibSeed: 42 + draw,
+    method, recovery: recoveryOf[method], headUnit: 'group', targetRatio, draw, calibSeed: 42 + draw,
     removedFraction: ppl === null ? null : removedFraction, ppl, nll: ppl === null ? null : Math.log(ppl),
     widths: null, pruneMs: 1, evalMs: 1, ...(ppl === null ? { error: `boom ${draw}` } : {}),
   };

@@ -251,7 +251,7 @@ describe('spectralSigmoid', () => {
         // relative (measured ≤ 2e-6 on these cases). An eigh of A in fp32 costs the same order.
         let worst = 0;
         for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(got[i] - z[i]));
-        expect(worst, `${be.kind} max |Z − Z_exact|`).toBeLessThan(2e-5);
+        expect(worst, `${be.deviceName} max |Z − Z_exact|`).toBeLessThan(2e-5);
         for (let v = 0; v < 3; v++) {
           let exact = 0;
           let mine = 0;
@@ -265,7 +265,7 @@ describe('spectralSigmoid', () => {
             exact += e * e;
             mine += m * m;
           }
-          expect(Math.abs(mine / exact - 1), `${be.kind} ‖Z·w‖²`).toBeLessThan(5e-5);
+          expect(Math.abs(mine / exact - 1), `${be.deviceName} ‖Z·w‖²`).toBeLessThan(5e-5);
         }
       }
     });

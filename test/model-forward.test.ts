@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/kernels/backend.js';
 import { storiesSequences } from '../src/corpus.js';
 import { sequencesPerplexity } from '../src/eval/perplexity.js';
 import { roundToBf16 } from '../src/model/half.js';
@@ -32,7 +33,7 @@ function tmpDir(): string {
 describe('stories260K forward pass', () => {
   for (const which of ['gpu', 'cpu'] as const) {
     it(`${which}: logits after [BOS] have the known top-5`, async () => {
-      const b = which === 'gpu' ? gpu() : cpu;
+      const b: Backend = which === 'gpu' ? gpu() : cpu;
       const [logits] = await sequenceLogits(b, src, [[1]]);
       const t = top5(logits);
       expect(t.ids).toEqual([403, 385, 410, 317, 407]);
@@ -70,7 +71,7 @@ describe('perplexity, stories protocol, stories 1–200', () => {
   const seqs = storiesSequences(tok, text, '1:201', weights.config.maxSeqLen);
   for (const which of ['gpu', 'cpu'] as const) {
     it(`${which}: mean NLL 1.2859 ± 0.001 over 68,808 tokens`, async () => {
-      const r = await sequencesPerplexity(which === 'gpu' ? gpu() : cpu, src, seqs);
+      const r = await sequencesPerplexity((which === 'gpu' ? gpu() : cpu) as Backend, src, seqs);
       expect(r.tokens).toBe(68808);
       expect(Math.abs(r.nll - 1.28589)).toBeLessThan(0.001);
       expect(Math.abs(r.ppl - 3.6179)).toBeLessThan(0.004);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/kernels/backend.js';
 import { storiesSequences } from '../src/corpus.js';
 import { sequencesPerplexity } from '../src/eval/perplexity.js';
 import { loadModelWeights } from '../src/model/load.js';
@@ -25,7 +26,7 @@ const evalSeqs = storiesSequences(tok, text, '1:201', weights.config.maxSeqLen);
 describe('SlimLLM on stories260K matches the float64 reference', () => {
   for (const which of ['gpu', 'cpu'] as const) {
     it(`${which}: same layer scores, ratios, kept groups and channels, PPL within 0.5 %`, async () => {
-      const b = which === 'gpu' ? gpu() : cpu;
+      const b: Backend = which === 'gpu' ? gpu() : cpu;
       const { model, report } = await prune(weights, { layerRatio: 0.25, prunedLayers: 4, alpha: 10, calibration: { tokens: calib }, device: b });
       report.layerScores.forEach((s, i) => expect(Math.abs(s - expected.layerScores[i])).toBeLessThan(1e-4));
       report.ratios.forEach((r, i) => expect(Math.abs(r - expected.ratios[i])).toBeLessThan(1e-4));

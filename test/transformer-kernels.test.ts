@@ -2,13 +2,14 @@
 // Tolerances: both sides compute in f32; the GPU may reorder sums (tree reductions) and use
 // approximate exp/sin/cos, so elementwise agreement is ~1e-6 relative; we allow 1e-4 relative
 // plus a small absolute term for values that cancel to near zero.
+import type { Backend } from '../src/kernels/backend.js';
 import { describe, expect, it } from 'vitest';
 import type { RopeOptions } from '../src/kernels/backend.js';
 import { expectClose, randArray, randn, useBackends } from './helpers.js';
 
 const { gpu, cpu } = useBackends();
 
-async function both<T>(fn: (b: typeof cpu | ReturnType<typeof gpu>) => T) {
+async function both<T>(fn: (b: Backend) => T) {
   const g = gpu();
   const gOut = fn(g) as never;
   const cOut = fn(cpu) as never;
