@@ -3,11 +3,12 @@
 // KernelPrograms (src/gpu/program.ts) run through runProgram(); they enqueue work synchronously
 // and only reads wait for the GPU.
 import { BufferPool } from './buffers.js';
-import { acquireDevice } from './device.js';
+import { acquireDevice, type DeviceOptions } from './device.js';
 import { type Defines, PipelineCache } from './pipelines.js';
 import { type AnyKernelProgram, checkUniforms, loadDefines } from './program.js';
 import { shaderPath, shaderSource } from './shaders.js';
 import { Submission, type Workgroups } from './submission.js';
+import { timePasses } from './timestamps.js';
 import type { PackedUniforms } from './uniforms.js';
 
 export interface GpuTensor {
@@ -29,15 +30,19 @@ export class GpuContext {
   private constructor(
     readonly device: GPUDevice,
     readonly adapterName: string,
+    /** What the adapter says about itself (vendor, architecture, device, description, …). */
+    readonly adapterInfo: Readonly<Record<string, string | number | boolean>>,
+    /** Features the adapter offers; `device.features` holds those enabled. */
+    readonly adapterFeatures: ReadonlySet<string>,
   ) {
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device);
     this.queue = new Submission(device, this.pool);
   }
 
-  static async create(): Promise<GpuContext> {
-    const d = await acquireDevice();
-    return new GpuContext(d.device, d.adapterName);
+  static async create(options: DeviceOptions = {}): Promise<GpuContext> {
+    const d = await acquireDevice(options);
+    return new GpuContext(d.device, d.adapterName, d.adapterInfo, d.adapterFeatures);
   }
 
   get limits(): GPUSupportedLimits {
@@ -146,6 +151,32 @@ export class GpuContext {
   /** Waits until the GPU has finished everything submitted. */
   sync(): Promise<void> {
     return this.queue.sync();
+  }
+
+  // ---- GPU timing ----------------------------------------------------------------------------
+
+  /** Whether the device can time work with timestamps (`timestamp-query` enabled); see timeGpu. */
+  get timestamps(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Runs `enqueue` — which encodes kernels and must not wait for the GPU — and resolves to the
+   * GPU nanoseconds from the beginning of the first to the end of the last compute pass it
+   * encoded (src/gpu/timestamps.ts), waiting for that work. Without timestamps the work is
+   * encoded as usual and the result is null. Untimed work pays nothing: only timed work is split
+   * off into passes of its own.
+   */
+  async timeGpu(label: string, enqueue: () => void): Promise<number | null> {
+    const synchronous = () => {
+      const returned: unknown = enqueue();
+      if (returned instanceof Promise) throw new Error(`slimllm: timeGpu('${label}'): enqueue returned a promise; it must only encode work`);
+    };
+    if (!this.timestamps) {
+      synchronous();
+      return null;
+    }
+    return timePasses(this.device, this.queue, label, synchronous);
   }
 
   dispose(): void {

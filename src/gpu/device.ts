@@ -1,5 +1,6 @@
 // Acquires the one WebGPU device slimllm uses, through Dawn's dawn.node (`webgpu` on npm).
-// Only the limits the library needs are requested, each up to what the adapter offers.
+// Only the limits the library needs are requested, each up to what the adapter offers; the one
+// optional feature is `timestamp-query` (GPU timing, src/gpu/timestamps.ts), requested where offered.
 import { create, globals } from 'webgpu';
 
 export class NoGpuAdapterError extends Error {
@@ -17,6 +18,15 @@ export class NoGpuAdapterError extends Error {
 export interface AcquiredDevice {
   device: GPUDevice;
   adapterName: string;
+  /** What the adapter says about itself (vendor, architecture, device, description, …). */
+  adapterInfo: Readonly<Record<string, string | number | boolean>>;
+  /** Features the adapter offers (the device enables only those requested). */
+  adapterFeatures: ReadonlySet<string>;
+}
+
+export interface DeviceOptions {
+  /** Request `timestamp-query` when the adapter offers it (default true); false: never. */
+  timestamps?: boolean;
 }
 
 let globalsInstalled = false;
@@ -24,7 +34,11 @@ let globalsInstalled = false;
 // next mapAsync/onSubmittedWorkDone crashes the process (pthread mutex assertions). Keep it here.
 let gpuInstance: GPU | null = null;
 
-export async function acquireDevice(): Promise<AcquiredDevice> {
+// Dawn rounds resolved timestamps down to a coarse grid by default (a browser's defence against
+// timing attacks); a benchmark wants them as the driver reports them.
+const DAWN_OPTIONS = ['disable-dawn-features=timestamp_quantization'];
+
+export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
   if (!globalsInstalled) {
     // GPUBufferUsage & co. are globals in browsers; dawn.node exports them separately.
     for (const [k, v] of Object.entries(globals as Record<string, unknown>)) {
@@ -36,7 +50,7 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   let adapter: GPUAdapter | null;
   try {
-    const gpu = (gpuInstance ??= create([]));
+    const gpu = (gpuInstance ??= create(DAWN_OPTIONS));
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
     throw new NoGpuAdapterError(`requestAdapter failed: ${(e as Error).message}`);
@@ -55,11 +69,26 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
   ];
   const requiredLimits: Record<string, number> = {};
   for (const k of want) requiredLimits[k] = adapter.limits[k] as number;
-  // No optional features: every shader is plain f32 WGSL and timing is wall-clock.
-  const device = await adapter.requestDevice({ requiredLimits });
-  const info = adapter.info;
-  const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description]
-    .filter((s) => s && String(s).length > 0)
+  // Shaders are plain f32 WGSL; timestamps are optional (GpuContext.timeGpu returns null without).
+  const timestamps = options.timestamps !== false && adapter.features.has('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: timestamps ? ['timestamp-query'] : [] });
+  const adapterInfo = infoRecord(adapter.info);
+  const adapterName = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description]
+    .filter((s) => s !== undefined && String(s).length > 0)
     .join(' ') || 'unknown adapter';
-  return { device, adapterName };
+  return { device, adapterName, adapterInfo, adapterFeatures: new Set(adapter.features) };
+}
+
+/** GPUAdapterInfo's fields as a plain record: they are prototype getters, invisible to JSON.stringify. */
+function infoRecord(info: GPUAdapterInfo | undefined): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  if (!info) return out;
+  for (let proto = Object.getPrototypeOf(info); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const value = (info as unknown as Record<string, unknown>)[key];
+      if (key in out || !['string', 'number', 'boolean'].includes(typeof value)) continue;
+      out[key] = value as string | number | boolean;
+    }
+  }
+  return out;
 }

@@ -8,6 +8,11 @@ import { type PackedUniforms, UniformCache } from './uniforms.js';
 
 export type Workgroups = [number, number?, number?];
 
+/** Gives each compute pass begun while a GPU timing is open its timestamp writes (src/gpu/timestamps.ts). */
+export interface PassTimestamps {
+  next(): GPUComputePassTimestampWrites;
+}
+
 export class Submission {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -18,6 +23,8 @@ export class Submission {
   private bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   private deviceError: string | null = null;
+  /** Set only while a GPU timing is open; otherwise passes are begun without timestamp writes. */
+  private passTimestamps: PassTimestamps | null = null;
   /** Dispatches encoded since creation (tests check how work was split). */
   dispatchCount = 0;
   /**
@@ -80,8 +87,25 @@ export class Submission {
 
   private computePass(): GPUComputePassEncoder {
     this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    this.pass ??= this.encoder.beginComputePass(this.passTimestamps ? { timestampWrites: this.passTimestamps.next() } : undefined);
     return this.pass;
+  }
+
+  /**
+   * Ends the open compute pass, so that the passes begun from now on hold only later work, and
+   * routes their timestamp writes to `timestamps` (null: none).
+   */
+  setPassTimestamps(timestamps: PassTimestamps | null): void {
+    if (timestamps && this.passTimestamps) throw new Error('slimllm: GPU timings do not nest (timeGpu inside timeGpu)');
+    this.endPass();
+    this.passTimestamps = timestamps;
+  }
+
+  /** Encodes commands of the caller's after all work encoded so far (outside any compute pass). */
+  encode(record: (encoder: GPUCommandEncoder) => void): void {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.endPass();
+    record(this.encoder);
   }
 
   private endPass(): void {
@@ -145,14 +169,19 @@ export class Submission {
 
   /** Reads `elements` f32 from a buffer (waits for all work so far). */
   async read(buf: GPUBuffer, elements: number, offsetElements = 0): Promise<Float32Array> {
-    const bytes = elements * 4;
-    const out = new Float32Array(elements);
-    if (elements === 0) return out;
+    if (elements === 0) return new Float32Array(0);
+    return new Float32Array(await this.readBytes(buf, elements * 4, offsetElements * 4));
+  }
+
+  /** Reads `bytes` bytes (a multiple of 4) from a buffer into a fresh ArrayBuffer (waits for all work so far). */
+  async readBytes(buf: GPUBuffer, bytes: number, offsetBytes = 0): Promise<ArrayBuffer> {
+    const out = new ArrayBuffer(bytes);
+    if (bytes === 0) return out;
     const staging = this.pool.staging(bytes);
-    this.copy(buf, offsetElements * 4, staging, 0, bytes);
+    this.copy(buf, offsetBytes, staging, 0, bytes);
     this.submit();
     await gentleWait(staging.mapAsync(GPUMapMode.READ, 0, bytes), this.pollIntervalMs);
-    out.set(new Float32Array(staging.getMappedRange(0, bytes)));
+    new Uint8Array(out).set(new Uint8Array(staging.getMappedRange(0, bytes)));
     staging.unmap();
     this.pool.releaseStaging(staging);
     this.throwDeviceError();
