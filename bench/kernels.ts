@@ -1,13 +1,18 @@
 // GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
 //
-//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0]
+//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0] [--peak-tflops X]
 //
-// Prints one line per measurement, then (last line) JSON:
-//   { "device": "...", "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "cpu": {...}, "speedup" } ] }
+// Prints one line per measurement, then (last line) JSON: provenance (commit, dirty, command), the
+// GPU (adapter info, driver, enabled features, limits), and
+//   "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "gpuTimestamp"?: {...}, "timing",
+//                  "peakFraction"?, "cpu": {...}, "speedup" } ]
 // Times are medians of `reps` (≥ 3) runs after a warm-up on a small problem (compiles the pipelines,
 // warms the JIT).
-// GPU: wall time from enqueueing the kernel to the end of `ctx.sync()`. CPU: wall time of the
-// TypeScript twin, measured only once the GPU is idle (a pending GPU wait keeps a core busy).
+// GPU: wall time from enqueueing the kernel to the GPU being done (`gpu`), and where the device has
+// timestamp queries the GPU's own time of the same runs (`gpuTimestamp`, GpuContext.timeGpu);
+// `timing` says which of the two the peak share uses. CPU: wall time of the TypeScript twin,
+// measured only once the GPU is idle (a pending GPU wait keeps a core busy). The speedup is of
+// wall times on both sides.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { GpuContext, type GpuTensor } from '../src/gpu/context.js';
@@ -17,15 +22,11 @@ import { CpuTensor } from '../src/kernels/cpu/tensor.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
 import { LINEAR_PROGRAMS, linear } from '../src/kernels/gpu/linear.js';
 import { provenance } from './common.js';
+import { describeGpu, type GpuTimings, gpuEnvironment, gpuTimings, parsePeakTflops, type Timing, timing } from './kernel-report.js';
 
-interface Timing {
-  ms: number;
-  gflops: number;
-}
-interface Result {
+interface Result extends GpuTimings {
   kernel: string;
   shape: number[];
-  gpu: Timing;
   cpu: Timing;
   speedup: number;
   /** Rows of X the CPU was timed on when fewer than the shape's (its time is scaled up linearly). */
@@ -64,6 +65,8 @@ class BackgroundLoad {
 }
 
 function flag(name: string): string | undefined {
+  const joined = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (joined !== undefined) return joined.slice(name.length + 3);
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return undefined;
   const v = process.argv[i + 1];
@@ -77,6 +80,9 @@ const only = new Set((flag('only') || 'square,llama,covariance').split(','));
 // --poll-ms N: how far apart GPU waits poll dawn.node (GpuContext.pollIntervalMs; 0 = dawn.node's
 // own busy polling, which keeps one of the two cores of a small machine busy). Default: the library's.
 const pollMs = flag('poll-ms');
+// --peak-tflops X: the GPU's stated peak (TFLOP/s); results then give their share of it.
+// Parsed in main(), so that a bad value is one error line before any GPU work.
+const peakFlag = flag('peak-tflops');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,30 +104,49 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
+interface GpuTimes {
+  /** ms from an idle GPU, through enqueueing, to the GPU being done, per run. */
+  wall: number[];
+  /** ms between the timestamps of the first and last pass, per run; empty without timestamps. */
+  timestamp: number[];
+}
+
 /**
  * Median-ready GPU times: `warm` runs once first (same pipelines on a small problem: compiles them
- * without paying for a full run), then `run` `reps` times, each from an idle GPU to the end of
- * ctx.sync(). `prepare` runs before each timed run, off the clock.
+ * without paying for a full run), then `run` `reps` times, each from an idle GPU until it is done,
+ * timed by the wall clock and, where the device has them, by GPU timestamps (ctx.timeGpu, which
+ * waits for the work itself). `prepare` runs before each timed run, off the clock.
  */
-async function timeGpu(
+async function measureGpu(
   ctx: GpuContext,
+  label: string,
   run: () => GpuTensor[] | void,
   warm: () => GpuTensor[] | void,
   prepare?: () => void,
-): Promise<number[]> {
+): Promise<GpuTimes> {
   for (const o of warm() ?? []) ctx.free(o);
   await ctx.sync();
-  const times: number[] = [];
+  const times: GpuTimes = { wall: [], timestamp: [] };
   for (let i = 0; i < reps; i++) {
     prepare?.();
     await ctx.sync();
     const t0 = performance.now();
-    const out = run();
-    await ctx.sync();
-    times.push(performance.now() - t0);
-    for (const o of out ?? []) ctx.free(o);
+    let out: GpuTensor[] | void = undefined;
+    const ns = await ctx.timeGpu(label, () => {
+      out = run();
+    });
+    if (ns === null) await ctx.sync();
+    times.wall.push(performance.now() - t0);
+    if (ns !== null) times.timestamp.push(ns / 1e6);
+    for (const o of (out as GpuTensor[] | void) ?? []) ctx.free(o);
   }
   return times;
+}
+
+/** The GPU side of a result: medians of both clocks, GFLOP/s and the peak share. */
+function gpuResult(times: GpuTimes, flops: number, peakTflops: number | null): GpuTimings {
+  const timestampMs = times.timestamp.length > 0 ? median(times.timestamp) : null;
+  return gpuTimings(median(times.wall), timestampMs, flops, peakTflops);
 }
 
 function timeCpu(run: () => void, warm: () => void, n: number): number[] {
@@ -135,11 +160,7 @@ function timeCpu(run: () => void, warm: () => void, n: number): number[] {
   return times;
 }
 
-function timing(ms: number, flops: number): Timing {
-  return { ms: Number(ms.toFixed(2)), gflops: Number((flops / ms / 1e6).toFixed(3)) };
-}
-
-async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpuRows: number): Promise<Result> {
+async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpuRows: number, peakTflops: number | null): Promise<Result> {
   const load = new BackgroundLoad();
   const x = rand(M * K, 1);
   const w = rand(N * K, 2, 0.05);
@@ -147,8 +168,9 @@ async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpu
   const gx = ctx.upload(x, [M, K]);
   const gxWarm = ctx.upload(x.subarray(0, warmRows * K), [warmRows, K]);
   const gw = ctx.upload(w, [N, K]);
-  const gpuTimes = await timeGpu(
+  const gpuTimes = await measureGpu(
     ctx,
+    'linear',
     () => [linear(ctx, gx, gw)],
     () => [linear(ctx, gxWarm, gw)],
   );
@@ -166,21 +188,21 @@ async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpu
   ).map((t) => (t * M) / rows);
 
   const flops = 2 * M * K * N;
-  const gpu = timing(median(gpuTimes), flops);
+  const gpu = gpuResult(gpuTimes, flops, peakTflops);
   const cpu = timing(median(cpuTimes), flops);
   return {
     kernel: 'linear',
     shape: [M, K, N],
-    gpu,
+    ...gpu,
     cpu,
-    speedup: Number((cpu.ms / gpu.ms).toFixed(2)),
+    speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
     ...(rows < M ? { cpuRows: rows } : {}),
-    runs: { gpu: gpuTimes.length, cpu: cpuTimes.length },
+    runs: { gpu: gpuTimes.wall.length, cpu: cpuTimes.length },
     background: load.share(),
   };
 }
 
-async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<Result> {
+async function benchCovariance(ctx: GpuContext, M: number, K: number, peakTflops: number | null): Promise<Result> {
   const load = new BackgroundLoad();
   // Activations on an offset, as the centring is there for.
   const x = rand(M * K, 3);
@@ -188,8 +210,9 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<R
   const gx = ctx.upload(x, [M, K]);
   const gxWarm = ctx.upload(x.subarray(0, 16 * K), [16, K]);
   let stats = covInit(ctx, K);
-  const gpuTimes = await timeGpu(
+  const gpuTimes = await measureGpu(
     ctx,
+    'covariance',
     () => covAccumulate(ctx, stats, gx),
     () => covAccumulate(ctx, stats, gxWarm),
     () => {
@@ -210,43 +233,62 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number): Promise<R
 
   // Useful work: the K(K+1)/2 distinct entries of the Gram matrix, one multiply-add per row each.
   const flops = M * K * (K + 1);
-  const gpu = timing(median(gpuTimes), flops);
+  const gpu = gpuResult(gpuTimes, flops, peakTflops);
   const cpu = timing(median(cpuTimes), flops);
   return {
     kernel: 'covariance',
     shape: [M, K],
-    gpu,
+    ...gpu,
     cpu,
-    speedup: Number((cpu.ms / gpu.ms).toFixed(2)),
-    runs: { gpu: gpuTimes.length, cpu: cpuTimes.length },
+    speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
+    runs: { gpu: gpuTimes.wall.length, cpu: cpuTimes.length },
     background: load.share(),
   };
 }
 
+/** One printed line per result: GPU (wall, timestamps, peak share), CPU, speedup, noise. */
+function printResult(r: Result, peakTflops: number | null): void {
+  const cpuNote = r.cpuRows ? ` (CPU timed on ${r.cpuRows} rows, scaled)` : '';
+  const noise = r.background && r.background > 0.1 ? `  [other processes used ${Math.round(r.background * 100)} % of the CPUs]` : '';
+  console.log(
+    `${r.kernel.padEnd(10)} [${r.shape.join('×')}]  ${describeGpu(r, peakTflops)} | ` +
+      `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${noise}`,
+  );
+}
+
+async function runCases(ctx: GpuContext, peakTflops: number | null): Promise<Result[]> {
+  const results: Result[] = [];
+  const report = (r: Result) => {
+    results.push(r);
+    printResult(r, peakTflops);
+  };
+  const square = quick ? 512 : 1024;
+  if (only.has('square')) report(await benchLinear(ctx, square, square, square, square, peakTflops));
+  if (only.has('llama')) {
+    // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
+    report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256, peakTflops));
+    report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256, peakTflops));
+  }
+  if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048, peakTflops));
+  return results;
+}
+
 async function main(): Promise<void> {
+  let peakTflops: number | null;
+  try {
+    peakTflops = parsePeakTflops(peakFlag);
+  } catch (e) {
+    console.error(`bench:kernels: ${(e as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
   const ctx = await GpuContext.create();
   if (pollMs !== undefined && pollMs !== '') ctx.pollIntervalMs = Number(pollMs);
   try {
     await ctx.loadPrograms([...LINEAR_PROGRAMS, ...COVARIANCE_PROGRAMS]);
-    const results: Result[] = [];
-    const report = (r: Result) => {
-      results.push(r);
-      const cpuNote = r.cpuRows ? ` (CPU timed on ${r.cpuRows} rows, scaled)` : '';
-      const noise = r.background && r.background > 0.1 ? `  [other processes used ${Math.round(r.background * 100)} % of the CPUs]` : '';
-      console.log(
-        `${r.kernel.padEnd(10)} [${r.shape.join('×')}]  GPU ${r.gpu.ms.toFixed(1)} ms ${r.gpu.gflops.toFixed(2)} GFLOP/s | ` +
-          `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${noise}`,
-      );
-    };
-    const square = quick ? 512 : 1024;
-    if (only.has('square')) report(await benchLinear(ctx, square, square, square, square));
-    if (only.has('llama')) {
-      // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
-      report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256));
-      report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256));
-    }
-    if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048));
-    console.log(JSON.stringify({ ...provenance(), device: ctx.adapterName, pollMs: ctx.pollIntervalMs, results }));
+    const results = await runCases(ctx, peakTflops);
+    const header = { ...provenance(), device: ctx.adapterName, ...gpuEnvironment(ctx), pollMs: ctx.pollIntervalMs };
+    console.log(JSON.stringify({ ...header, ...(peakTflops === null ? {} : { peakTflops }), results }));
   } finally {
     ctx.dispose();
   }
