@@ -4,13 +4,15 @@
 # GPU path only (the CPU twin of one TinyLlama layer takes ~15 min on one core; its numbers come
 # from bench:kernels' CPU columns and from the 2-core development machine, docs/performance.md).
 #
-#   npm run build && bash bench/gpu-suite.sh OUTDIR [--probe]
+#   npm run build && [PEAK_TFLOPS=X] bash bench/gpu-suite.sh OUTDIR [--probe]
 #
+# PEAK_TFLOPS: the GPU's stated fp32 peak, passed to bench:kernels as --peak-tflops.
 # Each step's log (progress on stderr, JSON last line) goes to OUTDIR/<step>.txt; each step has
 # its own time limit (seconds) so one slow step cannot starve the rest.
 set -u
 out=${1:?usage: gpu-suite.sh OUTDIR [--probe]}
 mkdir -p "$out"
+peak=(${PEAK_TFLOPS:+--peak-tflops "$PEAK_TFLOPS"})
 step() { # step NAME LIMIT CMD...
   local name=$1 limit=$2; shift 2
   echo "=== $name (limit ${limit}s): $*"
@@ -33,10 +35,10 @@ step() { # step NAME LIMIT CMD...
 } >"$out/env.txt" 2>&1
 cat "$out/env.txt"
 if [ "${2:-}" = "--probe" ]; then
-  step kernels-quick 60 node dist/bench/kernels.js --quick --reps 3
+  step kernels-quick 60 node dist/bench/kernels.js --quick --reps 3 "${peak[@]}"
   exit 0
 fi
-step kernels 150 node dist/bench/kernels.js --reps 5
+step kernels 150 node dist/bench/kernels.js --reps 5 "${peak[@]}"
 step prune-tinyllama-1 60 node dist/bench/prune.js --shape tinyllama --layers 1 --samples 32 --seq-len 128 --device gpu --reps 3
 step prune-tinyllama-22 210 node dist/bench/prune.js --shape tinyllama --layers 22 --samples 32 --seq-len 128 --device gpu --trace
 step prune-7b-2 150 node dist/bench/prune.js --shape llama2-7b --layers 2 --samples 32 --seq-len 128 --device gpu --trace
