@@ -17,7 +17,8 @@ import {
   stableArgsort,
 } from './stats-math.js';
 
-function checkShapes(wo: Vec, D: number, G: number, colsPerGroup: number): number {
+/** Validates W_o [D × G·colsPerGroup] and the group layout; returns n = G·colsPerGroup. */
+export function checkShapes(wo: Vec, D: number, G: number, colsPerGroup: number): number {
   assertDim('D', D);
   assertDim('G', G);
   assertDim('colsPerGroup', colsPerGroup);

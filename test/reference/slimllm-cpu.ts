@@ -4,17 +4,8 @@
 // products.ts) with these.
 import { eigenWeights } from '../../src/kernels/cpu/matfun.js';
 import { channelScores as scoresFromQuad, type ChannelScoreArgs } from '../../src/prune/channels.js';
-import { selectHeadGroupsFromCrossCov, type HeadSelection } from '../../src/prune/heads.js';
+import { checkShapes, selectHeadGroupsFromCrossCov, type HeadSelection } from '../../src/prune/heads.js';
 import { type CovMoments, type Vec, assertDim, assertLength, assertPositiveCount } from '../../src/prune/stats-math.js';
-
-function checkShapes(wo: Vec, D: number, G: number, colsPerGroup: number): number {
-  assertDim('D', D);
-  assertDim('G', G);
-  assertDim('colsPerGroup', colsPerGroup);
-  const n = G * colsPerGroup;
-  assertLength('wo', wo, D * n);
-  return n;
-}
 
 /**
  * Σ computed on the CPU in float64 from the covariance (or m2 with scale = 1/count).
