@@ -47,6 +47,17 @@ describe('CLI options and inputs are checked up front', () => {
     );
   });
 
+  it('compare passes --pruned-layers to the methods that read it, and refuses one below 1', () => {
+    expect(fails(['compare', '--model', model, '--text', text, '--pruned-layers', '0'])).toMatch(/--pruned-layers.*0 is below the smallest allowed, 1/);
+    const out = path.join(tmp, 'cmp-k');
+    const r = run(['compare', '--model', model, '--text', text, '--stories', '1:3', '--ratios', '0.2', '--methods', 'obs,magnitude',
+      '--calib-samples', '2', '--calib-len', '16', '--pruned-layers', '9', '--device', 'cpu', '--out', out, '--json']);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { runs: { method: string; error?: string; ppl: number | null }[] };
+    expect(res.runs.find((x) => x.method === 'obs')?.error).toMatch(/prunedLayers \(K\) = 9 exceeds the model's 5 layers/);
+    expect(res.runs.find((x) => x.method === 'magnitude')?.ppl).toBeGreaterThan(1);
+  });
+
   it('conflicting options are refused, not one silently dropped', () => {
     const out = path.join(tmp, 'c');
     expect(fails(['prune', '--model', model, '--out', out, '--ratio', '0.2', '--layer-ratio', '0.3', '--calib-tokens', calib])).toBe(

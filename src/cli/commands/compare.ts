@@ -35,6 +35,8 @@ export function registerCompare(cli: Command): void {
     .option('--calib-len <T>', 'tokens per window', num('int', 2), 128)
     .option('--seed <s>', 'calibration seed; draw d (counted from 0) uses seed + d', num('int'), 42)
     .option('--draws <N>', 'calibration draws: every configuration runs once per draw; the outputs give mean ± sd', num('int', 1), 1)
+    .option('--pruned-layers <K>', 'slimllm, obs: number of layers pruned (default round(0.8·L))', num('int', 1))
+    .option('--alpha <a>', 'slimllm, obs: softmax temperature of the layer ratios (default 10)', num('float', 0))
     .option('--lstsq-damping <f>', 'lstsq recovery: ridge relative to the mean kept variance', num('float'), 0.01)
     .option('--random-seed <s>', 'seed of the random method; draw d (counted from 0) uses random-seed + d', num('int'), 0)
     .option('--out <dir>', 'output folder', 'slimllm-compare')
@@ -59,7 +61,7 @@ export function registerCompare(cli: Command): void {
           ratios: o.ratios, grid, draws, calibLabel, evalSeqs,
           evalLabel: `${path.basename(o.text)} stories ${o.stories}`,
           modelLabel: path.basename(o.model),
-          lstsqDamping: o.lstsqDamping, seed: o.randomSeed,
+          lstsqDamping: o.lstsqDamping, seed: o.randomSeed, prunedLayers: o.prunedLayers, alpha: o.alpha,
           onProgress: (d, t, w) => bar.update(d, t, w),
         });
         bar.stop();
