@@ -2,21 +2,13 @@
 // features, limits), which clock a result's GFLOP/s come from, and the share of a stated peak.
 // Kept apart from bench/kernels.ts, which runs when imported, so that tests can use it.
 import type { GpuContext } from '../src/gpu/context.js';
+import { KERNEL_LIMITS } from '../src/gpu/device.js';
 
 export interface Timing {
   ms: number;
   gflops: number;
 }
 
-/** The limits that bound the kernels' tiling and splitting, as the device has them. */
-const REPORTED_LIMITS = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-] as const;
 
 export interface GpuEnvironment {
   adapter: Readonly<Record<string, string | number | boolean>>;
@@ -24,13 +16,13 @@ export interface GpuEnvironment {
   driver: string | null;
   /** Features enabled on the device (not all the adapter offers). */
   features: string[];
-  limits: Record<(typeof REPORTED_LIMITS)[number], number>;
+  limits: Record<(typeof KERNEL_LIMITS)[number], number>;
 }
 
 export function gpuEnvironment(ctx: GpuContext): GpuEnvironment {
   const description = ctx.adapterInfo.description;
   const limits = {} as GpuEnvironment['limits'];
-  for (const name of REPORTED_LIMITS) limits[name] = ctx.limits[name];
+  for (const name of KERNEL_LIMITS) limits[name] = ctx.limits[name];
   return {
     adapter: ctx.adapterInfo,
     driver: typeof description === 'string' && description.length > 0 ? description : null,

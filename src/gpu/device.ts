@@ -3,6 +3,16 @@
 // optional feature is `timestamp-query` (GPU timing, src/gpu/timestamps.ts), requested where offered.
 import { create, globals } from 'webgpu';
 
+/** The limits that bound the kernels' tiling and splitting (requested at the adapter's values; bench:kernels reports them). */
+export const KERNEL_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+] as const;
+
 export class NoGpuAdapterError extends Error {
   constructor(detail: string) {
     super(
@@ -57,16 +67,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   }
   if (!adapter) throw new NoGpuAdapterError('requestAdapter returned null');
 
-  const want: (keyof GPUSupportedLimits)[] = [
-    'maxStorageBufferBindingSize',
-    'maxBufferSize',
-    'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX',
-    'maxComputeWorkgroupSizeY',
-    'maxComputeWorkgroupsPerDimension',
-    'maxStorageBuffersPerShaderStage',
-  ];
+  const want: (keyof GPUSupportedLimits)[] = [...KERNEL_LIMITS, 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage'];
   const requiredLimits: Record<string, number> = {};
   for (const k of want) requiredLimits[k] = adapter.limits[k] as number;
   // Shaders are plain f32 WGSL; timestamps are optional (GpuContext.timeGpu returns null without).

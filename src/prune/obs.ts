@@ -12,8 +12,8 @@
 // The method's refit is the lstsq recovery with the same ridge, run on the chosen columns.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { outputProjection, unitColumns, type ModuleContext, type PruningMethod, type Selection } from './module.js';
-import { deviceDiagonal } from './products.js';
-import { dampedSolve, scaledIdentity } from './solve.js';
+import { columnsTransposed, scaledIdentity } from './products.js';
+import { dampedSolve, keptDiagonal } from './solve.js';
 import { choleskyF64, choleskySolveF64, spdInverseF64 } from './spd.js';
 
 export interface ObsOptions {
@@ -75,17 +75,20 @@ export async function greedyRemoval<T extends Tensor>(
   const blocks = m.units / m.blockSize;
   const quota = nPrune / blocks;
   const batch = blocks > 1 ? 1 : Math.max(1, Math.ceil(nPrune / maxSteps));
+  const gone = new Uint8Array(m.units);
+  const takenInBlock = new Array<number>(blocks).fill(0);
   try {
     while (removed.length < nPrune) {
       const costs = await unitCosts(b, state, m.n, m.units, g, where);
-      for (const u of removed) costs[u] = Infinity;
-      for (let u = 0; u < m.units; u++) {
-        const block = Math.floor(u / m.blockSize);
-        if (removed.filter((v) => Math.floor(v / m.blockSize) === block).length >= quota) costs[u] = Infinity;
-      }
+      // Removed units, and every unit of a block that has lost its share, are out of the running.
+      for (let u = 0; u < m.units; u++) if (gone[u] || takenInBlock[Math.floor(u / m.blockSize)] >= quota) costs[u] = Infinity;
       const take = cheapest(costs, Math.min(batch, nPrune - removed.length));
       steps.push({ units: take, error: take.reduce((s, u) => s + costs[u], 0) });
       await removeColumns(b, state, unitColumns(take, g), where);
+      for (const u of take) {
+        gone[u] = 1;
+        takenInBlock[Math.floor(u / m.blockSize)]++;
+      }
       removed.push(...take);
     }
   } finally {
@@ -97,14 +100,8 @@ export async function greedyRemoval<T extends Tensor>(
 
 /** (m2 + λI)⁻¹ on the device, λ = damping · mean positive diagonal of m2 (1 when all are zero). */
 async function dampedInverse<T extends Tensor>(b: Backend<T>, m2: T, n: number, damping: number, where: string): Promise<T> {
-  const diag = await deviceDiagonal(b, m2, n);
-  let sum = 0;
-  for (let j = 0; j < n; j++) {
-    if (!Number.isFinite(diag[j])) throw new Error(`${where}: covariance diagonal entry ${j} is ${diag[j]} (calibration statistics are not finite)`);
-    if (diag[j] > 0) sum += diag[j];
-  }
-  const meanDiag = sum / n;
   const all = Array.from({ length: n }, (_, j) => j);
+  const { meanDiag } = await keptDiagonal(b, m2, n, all, where);
   const system = { A: b.gatherColumns(m2, all), Rt: b.upload(scaledIdentity(n, 1), [n, n]) };
   const { X } = await dampedSolve(b, system, meanDiag > 0 ? damping * meanDiag : 1, meanDiag, 4, where);
   return X;
@@ -154,11 +151,7 @@ async function diagonalBlocks<T extends Tensor>(b: Backend<T>, n: number, g: num
 
 /** M[cols, cols] of a symmetric device matrix (its columns `cols` read as rows). */
 function gatherSquare<T extends Tensor>(b: Backend<T>, m: T, cols: number[]): T {
-  const c = b.gatherColumns(m, cols); // M[:, cols]  [n × k]
-  const eye = b.upload(scaledIdentity(cols.length, 1), [cols.length, cols.length]);
-  const ct = b.linear(eye, c); // M[cols, :]  [k × n]
-  b.free(c);
-  b.free(eye);
+  const ct = columnsTransposed(b, m, cols); // M[cols, :]  [k × n]
   const sq = b.gatherColumns(ct, cols);
   b.free(ct);
   return sq;
@@ -166,11 +159,7 @@ function gatherSquare<T extends Tensor>(b: Backend<T>, m: T, cols: number[]): T 
 
 /** W[:, cols]ᵀ·W[:, cols] [k × k] of a device matrix W [D × n]. */
 function columnGram<T extends Tensor>(b: Backend<T>, w: T, cols: number[]): T {
-  const wc = b.gatherColumns(w, cols); // [D × k]
-  const eye = b.upload(scaledIdentity(cols.length, 1), [cols.length, cols.length]);
-  const wct = b.linear(eye, wc); // W[:, cols]ᵀ  [k × D]
-  b.free(wc);
-  b.free(eye);
+  const wct = columnsTransposed(b, w, cols); // W[:, cols]ᵀ  [k × D]
   const gram = b.linear(wct, wct);
   b.free(wct);
   return gram;

@@ -6,7 +6,7 @@
 // not grow with the number of calibration tokens.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
-import { attentionBlock, attentionInput, freeLayer, mlpBlock, mlpInputs, uploadLayer, type DeviceLayer } from '../model/forward.js';
+import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
 import type { LayerWeights, ModelSource } from '../model/weights.js';
@@ -238,10 +238,7 @@ async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStrea
 async function keepWhole<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, w: LayerWeights, dl: DeviceLayer<T>, report: LayerReport): Promise<PrunedLayer> {
   const s = st.c.layers[l];
   await st.progress(l, 'forward (kept whole)');
-  await st.timer.time('forward', async () => {
-    stream.throughLayer(dl);
-    await st.b.sync();
-  });
+  await st.forward(stream, (h, seqLen) => decoderLayer(st.b, st.c, dl, h, seqLen));
   st.store.put(l, w);
   if (report.ratio > 0) {
     report.keptHeadGroups = allUnits(s.nKvHeads);
@@ -297,7 +294,7 @@ async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenS
 async function pruneMlp<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, w: LayerWeights, dl: DeviceLayer<T>, att: ModuleOutcome, nPrune: number): Promise<ModuleOutcome> {
   const { b, c } = st;
   const F = c.layers[l].ffnDim;
-  let out: ModuleOutcome = { ...att, kept: allUnits(F), bounded: false, report: null };
+  let out: ModuleOutcome = { kept: allUnits(F), bounded: false, report: null, weights: att.weights, shape: att.shape };
   if (nPrune > 0) {
     const m = await pruneModule(st, stream, { kind: 'mlp', layer: l, w, units: F, colsPerUnit: 1, blockSize: F, nPrune }, (h) => {
       const { x, hid } = mlpInputs(b, c, dl, h);

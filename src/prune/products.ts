@@ -24,6 +24,22 @@ export function transpose(w: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
+export function scaledIdentity(k: number, v: number): Float32Array {
+  const out = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) out[i * k + i] = v;
+  return out;
+}
+
+/** (M[:, cols])ᵀ [|cols| × rows] of a device matrix: gathered, then transposed as I·Xᵀ on `linear`. */
+export function columnsTransposed<T extends Tensor>(b: Backend<T>, m: T, cols: readonly number[]): T {
+  const c = b.gatherColumns(m, cols);
+  const eye = b.upload(scaledIdentity(cols.length, 1), [cols.length, cols.length]);
+  const t = b.linear(eye, c);
+  b.free(c);
+  b.free(eye);
+  return t;
+}
+
 async function product<T extends Tensor>(b: Backend<T>, x: Float32Array, xShape: [number, number], w: T): Promise<Float32Array> {
   const xt = b.upload(x, xShape);
   const y = b.linear(xt, w);

@@ -2,13 +2,7 @@
 // (recoveries.ts) and the error-aware selection (obs.ts): the ridge λ is relative to the mean
 // variance of the columns involved, and a failed Cholesky factorisation is retried with more.
 import type { Backend, Tensor } from '../kernels/backend.js';
-import { deviceDiagonal } from './products.js';
-
-export function scaledIdentity(k: number, v: number): Float32Array {
-  const out = new Float32Array(k * k);
-  for (let i = 0; i < k; i++) out[i * k + i] = v;
-  return out;
-}
+import { columnsTransposed, deviceDiagonal, scaledIdentity } from './products.js';
 
 /** The mean positive diagonal of m2[K,K] (λ's scale) and how many kept channels are dead (numerically constant). */
 export async function keptDiagonal<T extends Tensor>(b: Backend<T>, m2: T, n: number, keptCols: number[], where: string): Promise<{ meanDiag: number; dead: number }> {
@@ -30,12 +24,7 @@ export async function keptDiagonal<T extends Tensor>(b: Backend<T>, m2: T, n: nu
 
 /** The normal equations' pieces on the device: A = m2[K,K] [k × k] and Rᵀ = m2[K,:]·Wᵀ [k × D]. */
 export function keptSystem<T extends Tensor>(b: Backend<T>, m2: T, w: Float32Array, D: number, n: number, keptCols: number[]): { A: T; Rt: T } {
-  const k = keptCols.length;
-  const P = b.gatherColumns(m2, keptCols); // m2[:,K]  [n × k]
-  const I = b.upload(scaledIdentity(k, 1), [k, k]);
-  const Pt = b.linear(I, P); // I·Pᵀ = m2[K,:]  [k × n]
-  b.free(P);
-  b.free(I);
+  const Pt = columnsTransposed(b, m2, keptCols); // m2[:,K]ᵀ = m2[K,:]  [k × n]
   const A = b.gatherColumns(Pt, keptCols);
   const Wt = b.upload(w, [D, n]);
   const Rt = b.linear(Pt, Wt); // m2[K,:]·Wᵀ = (W·m2[:,K])ᵀ
