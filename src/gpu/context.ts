@@ -4,9 +4,9 @@
 // and only reads wait for the GPU.
 import { BufferPool } from './buffers.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
-import { type Defines, PipelineCache } from './pipelines.js';
-import { type AnyKernelProgram, checkUniforms, loadDefines } from './program.js';
-import { shaderPath, shaderSource } from './shaders.js';
+import { type Defines, type GeneratedCode, moduleText, PipelineCache } from './pipelines.js';
+import { type AnyKernelProgram, checkUniforms, generatedCode, loadDefines } from './program.js';
+import { shaderPath } from './shaders.js';
 import { Submission, type Workgroups } from './submission.js';
 import { timePasses } from './timestamps.js';
 import type { PackedUniforms } from './uniforms.js';
@@ -70,8 +70,8 @@ export class GpuContext {
   // ---- shaders and pipelines -----------------------------------------------------------------
 
   /** Compiles (once) a shader file; WGSL errors name the file and line they were written at. */
-  loadShader(name: string, defines: Defines = {}): Promise<GPUShaderModule> {
-    return this.pipelines.load(name, defines);
+  loadShader(name: string, defines: Defines = {}, generated?: GeneratedCode): Promise<GPUShaderModule> {
+    return this.pipelines.load(name, defines, generated);
   }
 
   async loadShaders(specs: ShaderSpec[]): Promise<void> {
@@ -84,8 +84,10 @@ export class GpuContext {
    */
   async loadPrograms(programs: readonly AnyKernelProgram[]): Promise<void> {
     for (const p of programs) {
-      await this.loadShader(p.shader, loadDefines(p));
-      checkUniforms(p, shaderSource(p.shader), shaderPath(p.shader));
+      const defines = loadDefines(p);
+      const generated = generatedCode(p, p.sampleVariant);
+      await this.loadShader(p.shader, defines, generated);
+      checkUniforms(p, moduleText(p.shader, defines, generated).code, shaderPath(p.shader));
       this.programs.add(p);
     }
   }
@@ -95,8 +97,8 @@ export class GpuContext {
   }
 
   /** A cached compute pipeline (`constants`: WGSL overrides; `defines`: see loadShader). */
-  pipeline(shader: string, entryPoint = 'main', constants: Record<string, number> = {}, defines: Defines = {}): GPUComputePipeline {
-    return this.pipelines.get(shader, entryPoint, constants, defines);
+  pipeline(shader: string, entryPoint = 'main', constants: Record<string, number> = {}, defines: Defines = {}, generated?: GeneratedCode): GPUComputePipeline {
+    return this.pipelines.get(shader, entryPoint, constants, defines, generated);
   }
 
   // ---- buffers -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 // lookup, uniform packing, binding and the dispatch. The shape follows ONNX Runtime's WebGPU
 // ProgramInfo and tfjs-backend-webgpu's WebGPUProgram.
 import type { GpuContext } from './context.js';
-import type { Defines } from './pipelines.js';
+import type { Defines, GeneratedCode } from './pipelines.js';
 import type { Workgroups } from './submission.js';
 import { type PackedUniforms, packUniforms, type UniformType } from './uniforms.js';
 import { entryUniform } from './wgsl-reflect.js';
@@ -29,7 +29,12 @@ export interface KernelProgram<U extends UniformSpec = UniformSpec, V = void, S 
   readonly constants?: (variant: V) => Record<string, number>;
   /** `const NAME: u32` lines a variant needs (sizes that overrides cannot set). */
   readonly defines?: (variant: V) => Defines;
-  /** The variant the shader is compiled with when it loads (to validate its defines). */
+  /**
+   * WGSL a variant needs that the host writes (appended to the shader), e.g. a `main` unrolled
+   * for one tile configuration; a function of the variant alone (its text is cached per variant).
+   */
+  readonly generate?: (variant: V) => string;
+  /** The variant the shader is compiled with when it loads (to validate its defines and generated code). */
   readonly sampleVariant?: V;
   /** Workgroup counts for a dispatch of `size`; what `size` counts is the kernel's to say. */
   readonly grid: (size: S, at: GridContext<V>) => Workgroups;
@@ -68,6 +73,23 @@ export function workgroupConstants(wg: WorkgroupSize): Record<string, number> {
 /** Defines the shader of `p` is validated with when it loads. */
 export function loadDefines(p: AnyKernelProgram): Defines {
   return p.defines?.(p.sampleVariant) ?? {};
+}
+
+const generatedTexts = new WeakMap<AnyKernelProgram, Map<string, GeneratedCode>>();
+let generatedCount = 0;
+
+/** The code `p` generates for `variant` (undefined when it generates none), written once per variant. */
+export function generatedCode<V>(p: KernelProgram<any, V, any>, variant: V): GeneratedCode | undefined {
+  if (!p.generate) return undefined;
+  let byVariant = generatedTexts.get(p);
+  if (!byVariant) generatedTexts.set(p, (byVariant = new Map()));
+  const variantKey = JSON.stringify(variant) ?? '';
+  let g = byVariant.get(variantKey);
+  if (!g) {
+    g = { key: `gen${generatedCount++}`, code: p.generate(variant) };
+    byVariant.set(variantKey, g);
+  }
+  return g;
 }
 
 function describe(fields: readonly { name: string; type: string }[], i: number): string {
@@ -121,6 +143,6 @@ export function runProgram<U extends UniformSpec, V, S>(ctx: GpuContext, p: Kern
   const variant = call.variant as V;
   const wg = workgroupSizeOf(p, variant);
   const constants = { ...workgroupConstants(wg), ...p.constants?.(variant) };
-  const pipeline = ctx.pipeline(p.shader, p.entryPoint, constants, p.defines?.(variant) ?? {});
+  const pipeline = ctx.pipeline(p.shader, p.entryPoint, constants, p.defines?.(variant) ?? {}, generatedCode(p, variant));
   ctx.dispatch(pipeline, call.bindings, packFor(p, call.uniforms), p.grid(call.size, { workgroupSize: wg, variant, ctx }));
 }

@@ -32,6 +32,33 @@ export const MATMUL_CPU_BACKED: Readonly<MatmulConfig> = { WG_X: 8, WG_Y: 8, BK:
 /** Real GPUs want the small register tile with many threads: the wide one needs more registers than they have. */
 export const MATMUL_GPU: Readonly<MatmulConfig> = { WG_X: 16, WG_Y: 16, BK: 16, WIDE: false };
 
+/**
+ * Which linear kernel runs: 'tiled' (lib/linear.wgsl, the register tile in an array) or
+ * 'register' (the generated kernel with named accumulators, src/kernels/gpu/matmul-gen.ts).
+ */
+export type MatmulKind = 'tiled' | 'register';
+export const MATMUL_KINDS: readonly MatmulKind[] = ['tiled', 'register'];
+
+/**
+ * The default linear kernel. CPU-backed adapters run 'tiled': the generated kernel is slower there
+ * and takes far longer to compile (bench:kernels --matmul tiled,register measures both). Real GPUs
+ * also run 'tiled' until a device run of bench/gpu-suite.sh has compared the two on one.
+ */
+export const MATMUL_DEFAULT_KIND: MatmulKind = 'tiled';
+
+/** Environment variable that overrides the default linear kernel (benchmarks' A/B runs). */
+export const MATMUL_KIND_ENV = 'SLIMLLM_MATMUL';
+
+/**
+ * The register-resident linear kernel on real GPUs (src/kernels/gpu/matmul-gen.ts): 128×128
+ * outputs per workgroup of 16×16 threads, 8×8 per thread, double-buffered BK-16 slices.
+ */
+export const MATMUL_RR_GPU = { WG_X: 16, WG_Y: 16, TM: 8, TN: 8, BK: 16, prefetch: true } as const;
+/** Its 64×64-tile form (4×4 per thread), for products with too few 128×128 tiles to fill a GPU. */
+export const MATMUL_RR_GPU_SMALL = { ...MATMUL_RR_GPU, TM: 4, TN: 4 } as const;
+/** Below this many 128×128 output tiles a product takes the 64×64 form: about two waves of a large GPU's cores. */
+export const MATMUL_RR_MIN_WORKGROUPS = 256;
+
 /** Flat elementwise kernels (one invocation per element): a multiple of every vendor's SIMD width. */
 export const FLAT_WG = 256;
 /** Kernels with one invocation per row or per (row, head): rows are few, so small groups keep all cores fed. */

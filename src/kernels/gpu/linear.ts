@@ -1,10 +1,23 @@
 // Y = X·Wᵀ (+ b) on the GPU: shaders/linear_vec4.wgsl and linear_scalar.wgsl (lib/linear.wgsl,
 // tiled in workgroup memory and register-tiled by lib/matmul_tile.wgsl).
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { type GridContext, type KernelProgram, runProgram } from '../../gpu/program.js';
+import { type GridContext, type KernelProgram, runProgram, type UniformValues } from '../../gpu/program.js';
 import type { Workgroups } from '../../gpu/submission.js';
-import { MATMUL_CPU_BACKED, MATMUL_GPU, MAX_DISPATCH_FLOP, type MatmulConfig } from '../../gpu/tuning.js';
+import {
+  MATMUL_CPU_BACKED,
+  MATMUL_DEFAULT_KIND,
+  MATMUL_GPU,
+  MATMUL_KIND_ENV,
+  MATMUL_KINDS,
+  MATMUL_RR_GPU,
+  MATMUL_RR_GPU_SMALL,
+  MATMUL_RR_MIN_WORKGROUPS,
+  MAX_DISPATCH_FLOP,
+  type MatmulConfig,
+  type MatmulKind,
+} from '../../gpu/tuning.js';
 import { linearDims } from '../shapes.js';
+import { type RegisterTileConfig, registerTileMain, registerTileWorkgroupBytes, tileCols, tileRows } from './matmul-gen.js';
 
 export { MAX_DISPATCH_FLOP, type MatmulConfig };
 
@@ -17,6 +30,30 @@ export function matmulConfig(ctx: GpuContext): MatmulConfig {
   const cfg: MatmulConfig = { ...(cpuBacked ? MATMUL_CPU_BACKED : MATMUL_GPU) };
   const tile = matmulTile(cfg);
   while (cfg.BK > 4 && 2 * cfg.BK * tile * 4 > ctx.limits.maxComputeWorkgroupStorageSize) cfg.BK /= 2;
+  return cfg;
+}
+
+/** The linear kernel products run on: the default, or the one the environment names. */
+export function matmulKind(): MatmulKind {
+  const v = process.env[MATMUL_KIND_ENV];
+  if (v === undefined || v === '') return MATMUL_DEFAULT_KIND;
+  if (!(MATMUL_KINDS as readonly string[]).includes(v)) {
+    throw new Error(`slimllm: ${MATMUL_KIND_ENV}=${v} is not a linear kernel (${MATMUL_KINDS.join(' or ')})`);
+  }
+  return v as MatmulKind;
+}
+
+/**
+ * The register-resident configuration for an M×N product: 128×128 tiles, or 64×64 when those
+ * would be too few workgroups to fill the GPU; the prefetch's second buffer, then BK, give way
+ * when the tiles do not fit the device's workgroup memory.
+ */
+export function registerTileFor(ctx: GpuContext, M: number, N: number): RegisterTileConfig {
+  const big = Math.ceil(M / tileRows(MATMUL_RR_GPU)) * Math.ceil(N / tileCols(MATMUL_RR_GPU));
+  let cfg: RegisterTileConfig = big < MATMUL_RR_MIN_WORKGROUPS ? MATMUL_RR_GPU_SMALL : MATMUL_RR_GPU;
+  const room = ctx.limits.maxComputeWorkgroupStorageSize;
+  if (registerTileWorkgroupBytes(cfg) > room) cfg = { ...cfg, prefetch: false };
+  while (cfg.BK > 4 && registerTileWorkgroupBytes(cfg) > room) cfg = { ...cfg, BK: cfg.BK / 2 };
   return cfg;
 }
 
@@ -49,12 +86,30 @@ type LinearProgram = KernelProgram<typeof LINEAR_UNIFORMS, MatmulConfig, readonl
 const LINEAR_VEC4: LinearProgram = { shader: 'linear_vec4', entryPoint: 'main', uniforms: LINEAR_UNIFORMS, ...MATMUL_KERNEL };
 const LINEAR_SCALAR: LinearProgram = { ...LINEAR_VEC4, shader: 'linear_scalar' };
 
-export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR];
+type LinearRrProgram = KernelProgram<typeof LINEAR_UNIFORMS, RegisterTileConfig, readonly [number, number]>;
+
+/** The register-resident kernels (src/kernels/gpu/matmul-gen.ts writes their `main`). */
+const LINEAR_RR_VEC4: LinearRrProgram = {
+  shader: 'linear_rr_vec4',
+  entryPoint: 'main',
+  uniforms: LINEAR_UNIFORMS,
+  workgroupSize: (cfg) => [cfg.WG_X, cfg.WG_Y],
+  generate: (cfg) => registerTileMain(cfg, 'rows'),
+  sampleVariant: MATMUL_RR_GPU,
+  grid: ([cols, rows], at) => [Math.ceil(cols / tileCols(at.variant)), Math.ceil(rows / tileRows(at.variant))],
+};
+const LINEAR_RR_SCALAR: LinearRrProgram = { ...LINEAR_RR_VEC4, shader: 'linear_rr_scalar' };
+
+export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR, LINEAR_RR_VEC4, LINEAR_RR_SCALAR];
 
 /** Test and tuning hooks; production code passes nothing. */
 export interface MatmulOptions {
   /** Tile configuration instead of the adapter's default (e.g. to test the 8×8 tile on lavapipe). */
   config?: MatmulConfig;
+  /** Run the register-resident kernel with this configuration (linear only). */
+  registerTile?: RegisterTileConfig;
+  /** Run this kernel with its default configuration instead of the default kernel (linear only). */
+  kind?: MatmulKind;
   /** Pretend storage bindings are at most this many bytes (exercises the row-chunked path). */
   maxBindingBytes?: number;
   /** Work cap per dispatch instead of MAX_DISPATCH_FLOP (exercises the split). */
@@ -95,6 +150,28 @@ function xRowsPerChunk(K: number, N: number, tile: number, maxBind: number, maxG
   return chunk;
 }
 
+type LinearCall = { bindings: (GPUBuffer | GPUBufferBinding)[]; uniforms: UniformValues<typeof LINEAR_UNIFORMS>; size: readonly [number, number] };
+
+/** The kernel one product runs on: its output tile and a dispatch of it. */
+interface LinearKernel {
+  readonly tileM: number;
+  readonly tileN: number;
+  run(call: LinearCall): void;
+}
+
+function linearKernel(ctx: GpuContext, [M, K, N]: readonly number[], opts: MatmulOptions): LinearKernel {
+  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind());
+  if (kind === 'register') {
+    const variant = opts.registerTile ?? registerTileFor(ctx, M, N);
+    const program = K % 4 === 0 ? LINEAR_RR_VEC4 : LINEAR_RR_SCALAR;
+    return { tileM: tileRows(variant), tileN: tileCols(variant), run: (call) => runProgram(ctx, program, { ...call, variant }) };
+  }
+  const variant = opts.config ?? matmulConfig(ctx);
+  const program = K % 4 === 0 ? LINEAR_VEC4 : LINEAR_SCALAR;
+  const tile = matmulTile(variant);
+  return { tileM: tile, tileN: tile, run: (call) => runProgram(ctx, program, { ...call, variant }) };
+}
+
 export function linear(
   ctx: GpuContext,
   x: GpuTensor,
@@ -106,40 +183,38 @@ export function linear(
   const y = ctx.tensor([...x.shape.slice(0, -1), N]);
   if (M === 0 || N === 0) return y;
 
-  const cfg = opts.config ?? matmulConfig(ctx);
-  const tile = matmulTile(cfg);
+  const kernel = linearKernel(ctx, [M, K, N], opts);
+  const { tileM, tileN } = kernel;
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
   const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const nChunk = wRowsPerBinding(w, N, K, tile, maxBind);
-  if (Math.ceil(Math.min(N, nChunk) / tile) > maxGroups) {
-    throw new Error(`linear: N=${N} needs ${Math.ceil(N / tile)} workgroups along N, over the device limit ${maxGroups}`);
+  const nChunk = wRowsPerBinding(w, N, K, tileN, maxBind);
+  if (Math.ceil(Math.min(N, nChunk) / tileN) > maxGroups) {
+    throw new Error(`linear: N=${N} needs ${Math.ceil(N / tileN)} workgroups along N, over the device limit ${maxGroups}`);
   }
-  const program = K % 4 === 0 ? LINEAR_VEC4 : LINEAR_SCALAR;
   const cap = opts.maxDispatchFlop ?? MAX_DISPATCH_FLOP;
   const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) => {
     // Output columns per dispatch: within the W binding and the work cap.
-    const nStep = Math.min(nChunk, unitsPerDispatch(2 * rows * K, tile, cap));
+    const nStep = Math.min(nChunk, unitsPerDispatch(2 * rows * K, tileN, cap));
     for (let n0 = 0; n0 < N; n0 += nStep) {
       const nc = Math.min(nStep, N - n0);
       const wBind = { buffer: w.buffer, offset: n0 * K * 4, size: nc * K * 4 };
       // Without a bias the slot still needs a valid (read-only, never read) binding.
       const bBind = bias ? { buffer: bias.buffer, size: N * 4 } : { buffer: w.buffer, size: 4 * Math.min(K * N, 64) };
-      runProgram(ctx, program, {
+      kernel.run({
         bindings: [xb, wBind, bBind, yb],
         uniforms: { M: rows, K, N: nc, hasBias: bias ? 1 : 0, ldy: N, yCol: n0 },
         size: [nc, rows],
-        variant: cfg,
       });
     }
   };
 
   // One dispatch when X and Y can be bound whole; otherwise row chunks copied through temporaries
   // (bindings cover whole buffers here), each within the binding and workgroup-count limits.
-  if (x.buffer.size <= maxBind && y.buffer.size <= maxBind && Math.ceil(M / tile) <= maxGroups) {
+  if (x.buffer.size <= maxBind && y.buffer.size <= maxBind && Math.ceil(M / tileM) <= maxGroups) {
     run(x.buffer, y.buffer, M);
     return y;
   }
-  const chunk = xRowsPerChunk(K, N, tile, maxBind, maxGroups);
+  const chunk = xRowsPerChunk(K, N, tileM, maxBind, maxGroups);
   for (let r0 = 0; r0 < M; r0 += chunk) {
     const rows = Math.min(chunk, M - r0);
     const xc = ctx.tensor([rows, K]);
