@@ -37,6 +37,12 @@ export interface AcquiredDevice {
 export interface DeviceOptions {
   /** Request `timestamp-query` when the adapter offers it (default true); false: never. */
   timestamps?: boolean;
+  /**
+   * Have Dawn print every shader it compiles, WGSL and SPIR-V disassembly, to stdout
+   * (bench/shader-registers.ts reads it). Only for the first device of a process: Dawn takes it
+   * when its instance is created.
+   */
+  dumpShaders?: boolean;
 }
 
 let globalsInstalled = false;
@@ -47,6 +53,17 @@ let gpuInstance: GPU | null = null;
 // Dawn rounds resolved timestamps down to a coarse grid by default (a browser's defence against
 // timing attacks); a benchmark wants them as the driver reports them.
 const DAWN_OPTIONS = ['disable-dawn-features=timestamp_quantization'];
+// Shader dumps come as log lines; unrenamed symbols keep the WGSL names in the SPIR-V.
+const DAWN_DUMP_OPTIONS = ['enable-dawn-features=dump_shaders,disable_symbol_renaming', 'dlogs=true'];
+let instanceDumps: boolean | null = null;
+
+function dawnInstance(dumpShaders: boolean): GPU {
+  if (instanceDumps !== null && dumpShaders && !instanceDumps) {
+    throw new Error('slimllm: dumpShaders must be asked for by the first GPU device of the process');
+  }
+  instanceDumps ??= dumpShaders;
+  return (gpuInstance ??= create(dumpShaders ? [...DAWN_OPTIONS, ...DAWN_DUMP_OPTIONS] : DAWN_OPTIONS));
+}
 
 export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
   if (!globalsInstalled) {
@@ -60,7 +77,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   let adapter: GPUAdapter | null;
   try {
-    const gpu = (gpuInstance ??= create(DAWN_OPTIONS));
+    const gpu = dawnInstance(options.dumpShaders === true);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
     throw new NoGpuAdapterError(`requestAdapter failed: ${(e as Error).message}`);
