@@ -1,11 +1,14 @@
 // GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
 //
-//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0] [--peak-tflops X]
+//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0] [--peak-tflops X] [--matmul tiled,register]
 //
 // Prints one line per measurement, then (last line) JSON: provenance (commit, dirty, command), the
 // GPU (adapter info, driver, enabled features, limits), and
 //   "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "gpuTimestamp"?: {...}, "timing",
-//                  "peakFraction"?, "cpu": {...}, "speedup" } ]
+//                  "peakFraction"?, "cpu": {...}, "speedup", "matmul"? } ],
+//   "matmulRatios"?: [ { "shape", "kinds", "gflops": {kind: x}, "ratio": last kind / first } ]
+// --matmul times each linear shape with each of the named kernels (src/gpu/tuning.ts MatmulKind),
+// in one run, so that their ratio is not a comparison across runs; the CPU side is timed once.
 // Times are medians of `reps` (≥ 3) runs after a warm-up on a small problem (compiles the pipelines,
 // warms the JIT).
 // GPU: wall time from enqueueing the kernel to the GPU being done (`gpu`), and where the device has
@@ -20,7 +23,8 @@ import { covAccumulate as cpuCovAccumulate, covInit as cpuCovInit } from '../src
 import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
 import { CpuTensor } from '../src/kernels/cpu/tensor.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
-import { LINEAR_PROGRAMS, linear } from '../src/kernels/gpu/linear.js';
+import { LINEAR_PROGRAMS, linear, matmulKind } from '../src/kernels/gpu/linear.js';
+import { MATMUL_KINDS, type MatmulKind } from '../src/gpu/tuning.js';
 import { provenance } from './common.js';
 import { describeGpu, type GpuTimings, gpuEnvironment, gpuTimings, parsePeakTflops, type Timing, timing } from './kernel-report.js';
 
@@ -34,6 +38,8 @@ interface Result extends GpuTimings {
   runs: { gpu: number; cpu: number };
   /** Share of the machine's CPU time used by other processes while this result was measured. */
   background?: number;
+  /** The linear kernel timed (with --matmul). */
+  matmul?: MatmulKind;
 }
 
 /**
@@ -83,6 +89,18 @@ const pollMs = flag('poll-ms');
 // --peak-tflops X: the GPU's stated peak (TFLOP/s); results then give their share of it.
 // Parsed in main(), so that a bad value is one error line before any GPU work.
 const peakFlag = flag('peak-tflops');
+// --matmul tiled,register: the linear kernels to time, each on every linear shape (default: the
+// library's choice). Checked in main().
+const matmulFlag = flag('matmul');
+
+function parseKinds(v: string | undefined): MatmulKind[] | null {
+  if (v === undefined || v === '') return null;
+  const kinds = v.split(',');
+  for (const k of kinds) {
+    if (!(MATMUL_KINDS as readonly string[]).includes(k)) throw new Error(`--matmul: '${k}' is not a linear kernel (${MATMUL_KINDS.join(', ')})`);
+  }
+  return kinds as MatmulKind[];
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -160,20 +178,24 @@ function timeCpu(run: () => void, warm: () => void, n: number): number[] {
   return times;
 }
 
-async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpuRows: number, peakTflops: number | null): Promise<Result> {
-  const load = new BackgroundLoad();
+async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpuRows: number, peakTflops: number | null, kinds: MatmulKind[] | null): Promise<Result[]> {
   const x = rand(M * K, 1);
   const w = rand(N * K, 2, 0.05);
   const warmRows = Math.min(M, 64);
   const gx = ctx.upload(x, [M, K]);
   const gxWarm = ctx.upload(x.subarray(0, warmRows * K), [warmRows, K]);
   const gw = ctx.upload(w, [N, K]);
-  const gpuTimes = await measureGpu(
-    ctx,
-    'linear',
-    () => [linear(ctx, gx, gw)],
-    () => [linear(ctx, gxWarm, gw)],
-  );
+  const gpuRuns: { kind: MatmulKind | undefined; times: GpuTimes; load: BackgroundLoad }[] = [];
+  for (const kind of kinds ?? [undefined]) {
+    const load = new BackgroundLoad();
+    const times = await measureGpu(
+      ctx,
+      'linear',
+      () => [linear(ctx, gx, gw, null, { kind })],
+      () => [linear(ctx, gxWarm, gw, null, { kind })],
+    );
+    gpuRuns.push({ kind, times, load });
+  }
   for (const t of [gx, gxWarm, gw]) ctx.free(t);
   await ctx.sync();
 
@@ -188,39 +210,61 @@ async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpu
   ).map((t) => (t * M) / rows);
 
   const flops = 2 * M * K * N;
-  const gpu = gpuResult(gpuTimes, flops, peakTflops);
   const cpu = timing(median(cpuTimes), flops);
-  return {
-    kernel: 'linear',
-    shape: [M, K, N],
-    ...gpu,
-    cpu,
-    speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
-    ...(rows < M ? { cpuRows: rows } : {}),
-    runs: { gpu: gpuTimes.wall.length, cpu: cpuTimes.length },
-    background: load.share(),
-  };
+  return gpuRuns.map(({ kind, times, load }) => {
+    const gpu = gpuResult(times, flops, peakTflops);
+    return {
+      kernel: 'linear',
+      shape: [M, K, N],
+      ...gpu,
+      cpu,
+      speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
+      ...(rows < M ? { cpuRows: rows } : {}),
+      runs: { gpu: times.wall.length, cpu: cpuTimes.length },
+      background: load.share(),
+      ...(kind ? { matmul: kind } : {}),
+    };
+  });
 }
 
-async function benchCovariance(ctx: GpuContext, M: number, K: number, peakTflops: number | null): Promise<Result> {
-  const load = new BackgroundLoad();
+/** Per kernel and shape timed with several matmul cores: each one's GFLOP/s (timestamps where there are) and last / first. */
+function matmulRatios(results: Result[], kinds: MatmulKind[]) {
+  const byShape = new Map<string, Result[]>();
+  for (const r of results.filter((x) => x.matmul)) {
+    const key = `${r.kernel} ${r.shape.join('x')}`;
+    byShape.set(key, [...(byShape.get(key) ?? []), r]);
+  }
+  return [...byShape.values()].map((rs) => {
+    const rate = (r: Result) => (r.gpuTimestamp ?? r.gpu).gflops;
+    const gflops = Object.fromEntries(rs.map((r) => [r.matmul, rate(r)]));
+    return { kernel: rs[0].kernel, shape: rs[0].shape, kinds, gflops, ratio: Number((rate(rs[rs.length - 1]) / rate(rs[0])).toFixed(3)) };
+  });
+}
+
+async function benchCovariance(ctx: GpuContext, M: number, K: number, peakTflops: number | null, kinds: MatmulKind[] | null): Promise<Result[]> {
   // Activations on an offset, as the centring is there for.
   const x = rand(M * K, 3);
   for (let i = 0; i < x.length; i++) x[i] += 3;
   const gx = ctx.upload(x, [M, K]);
   const gxWarm = ctx.upload(x.subarray(0, 16 * K), [16, K]);
-  let stats = covInit(ctx, K);
-  const gpuTimes = await measureGpu(
-    ctx,
-    'covariance',
-    () => covAccumulate(ctx, stats, gx),
-    () => covAccumulate(ctx, stats, gxWarm),
-    () => {
-      for (const t of [stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
-      stats = covInit(ctx, K); // fresh statistics, zeroed before the clock starts
-    },
-  );
-  for (const t of [gx, gxWarm, stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+  const gpuRuns: { kind: MatmulKind | undefined; times: GpuTimes; load: BackgroundLoad }[] = [];
+  for (const kind of kinds ?? [undefined]) {
+    const load = new BackgroundLoad();
+    let stats = covInit(ctx, K);
+    const times = await measureGpu(
+      ctx,
+      'covariance',
+      () => covAccumulate(ctx, stats, gx, { kind }),
+      () => covAccumulate(ctx, stats, gxWarm, { kind }),
+      () => {
+        for (const t of [stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+        stats = covInit(ctx, K); // fresh statistics, zeroed before the clock starts
+      },
+    );
+    for (const t of [stats.mean, stats.m2, stats.sumsq]) ctx.free(t);
+    gpuRuns.push({ kind, times, load });
+  }
+  for (const t of [gx, gxWarm]) ctx.free(t);
   await ctx.sync();
 
   const cx = new CpuTensor(x, [M, K]);
@@ -233,50 +277,59 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number, peakTflops
 
   // Useful work: the K(K+1)/2 distinct entries of the Gram matrix, one multiply-add per row each.
   const flops = M * K * (K + 1);
-  const gpu = gpuResult(gpuTimes, flops, peakTflops);
   const cpu = timing(median(cpuTimes), flops);
-  return {
-    kernel: 'covariance',
-    shape: [M, K],
-    ...gpu,
-    cpu,
-    speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
-    runs: { gpu: gpuTimes.wall.length, cpu: cpuTimes.length },
-    background: load.share(),
-  };
+  return gpuRuns.map(({ kind, times, load }) => {
+    const gpu = gpuResult(times, flops, peakTflops);
+    return {
+      kernel: 'covariance',
+      shape: [M, K],
+      ...gpu,
+      cpu,
+      speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
+      runs: { gpu: times.wall.length, cpu: cpuTimes.length },
+      background: load.share(),
+      ...(kind ? { matmul: kind } : {}),
+    };
+  });
 }
 
 /** One printed line per result: GPU (wall, timestamps, peak share), CPU, speedup, noise. */
 function printResult(r: Result, peakTflops: number | null): void {
+  const kernel = r.matmul ? `${r.kernel}/${r.matmul}` : r.kernel;
   const cpuNote = r.cpuRows ? ` (CPU timed on ${r.cpuRows} rows, scaled)` : '';
   const noise = r.background && r.background > 0.1 ? `  [other processes used ${Math.round(r.background * 100)} % of the CPUs]` : '';
   console.log(
-    `${r.kernel.padEnd(10)} [${r.shape.join('×')}]  ${describeGpu(r, peakTflops)} | ` +
+    `${kernel.padEnd(10)} [${r.shape.join('×')}]  ${describeGpu(r, peakTflops)} | ` +
       `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${noise}`,
   );
 }
 
-async function runCases(ctx: GpuContext, peakTflops: number | null): Promise<Result[]> {
+async function runCases(ctx: GpuContext, peakTflops: number | null, kinds: MatmulKind[] | null): Promise<Result[]> {
   const results: Result[] = [];
-  const report = (r: Result) => {
-    results.push(r);
-    printResult(r, peakTflops);
+  const report = (rs: Result | Result[]) => {
+    for (const r of Array.isArray(rs) ? rs : [rs]) {
+      results.push(r);
+      printResult(r, peakTflops);
+    }
   };
   const square = quick ? 512 : 1024;
-  if (only.has('square')) report(await benchLinear(ctx, square, square, square, square, peakTflops));
+  if (only.has('square')) report(await benchLinear(ctx, square, square, square, square, peakTflops, kinds));
   if (only.has('llama')) {
     // Llama-like projections (TinyLlama-1.1B: d=2048, ffn=5632): gate/up, then down.
-    report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256, peakTflops));
-    report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256, peakTflops));
+    report(await benchLinear(ctx, tokens, 2048, 5632, quick ? 64 : 256, peakTflops, kinds));
+    report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256, peakTflops, kinds));
   }
-  if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048, peakTflops));
+  if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048, peakTflops, kinds));
   return results;
 }
 
 async function main(): Promise<void> {
   let peakTflops: number | null;
+  let kinds: MatmulKind[] | null;
   try {
     peakTflops = parsePeakTflops(peakFlag);
+    kinds = parseKinds(matmulFlag);
+    matmulKind(); // a bad SLIMLLM_MATMUL is one line before any GPU work
   } catch (e) {
     console.error(`bench:kernels: ${(e as Error).message}`);
     process.exitCode = 2;
@@ -286,9 +339,10 @@ async function main(): Promise<void> {
   if (pollMs !== undefined && pollMs !== '') ctx.pollIntervalMs = Number(pollMs);
   try {
     await ctx.loadPrograms([...LINEAR_PROGRAMS, ...COVARIANCE_PROGRAMS]);
-    const results = await runCases(ctx, peakTflops);
-    const header = { ...provenance(), device: ctx.adapterName, ...gpuEnvironment(ctx), pollMs: ctx.pollIntervalMs };
-    console.log(JSON.stringify({ ...header, ...(peakTflops === null ? {} : { peakTflops }), results }));
+    const results = await runCases(ctx, peakTflops, kinds);
+    const header = { ...provenance(), device: ctx.adapterName, ...gpuEnvironment(ctx), pollMs: ctx.pollIntervalMs, defaultMatmul: matmulKind() };
+    const ratios = kinds && kinds.length > 1 ? { matmulRatios: matmulRatios(results, kinds) } : {};
+    console.log(JSON.stringify({ ...header, ...(peakTflops === null ? {} : { peakTflops }), results, ...ratios }));
   } finally {
     ctx.dispose();
   }

@@ -1,14 +1,3 @@
 // The covariance Gram kernel for any K: X read as f32.
 #include "lib/gram"
-
-@group(0) @binding(0) var<storage, read> X1: array<f32>;
-
-fn centred(r: u32, c: u32, mu: vec4<f32>) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (r < gp.M) {
-    for (var q = 0u; q < 4u; q++) {
-      if (c + q < gp.K) { v[q] = X1[r * gp.K + c + q] - mu[q]; }
-    }
-  }
-  return v;
-}
+#include "lib/gram_fetch_scalar"

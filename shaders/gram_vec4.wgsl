@@ -1,10 +1,3 @@
 // The covariance Gram kernel for K % 4 == 0: X read as vec4.
 #include "lib/gram"
-
-@group(0) @binding(0) var<storage, read> X4: array<vec4<f32>>;
-
-fn centred(r: u32, c: u32, mu: vec4<f32>) -> vec4<f32> {
-  let ok = r < gp.M && c < gp.K;
-  let x = X4[select(0u, (r * gp.K + c) / 4u, ok)];
-  return select(vec4<f32>(0.0), x - mu, ok);
-}
+#include "lib/gram_fetch_vec4"

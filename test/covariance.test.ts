@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { CovStats, Tensor } from '../src/kernels/backend.js';
 import { covAccumulate as gpuCovAccumulate } from '../src/kernels/gpu/covariance.js';
 import { matmulConfig } from '../src/kernels/gpu/linear.js';
+import { MATMUL_RR_GPU, MATMUL_RR_GPU_SMALL } from '../src/gpu/tuning.js';
 import { data, mergeBound, reference, TOL } from './covariance-helpers.js';
 import { useBackends } from './helpers.js';
 
@@ -79,6 +80,45 @@ describe('covariance', () => {
     await check('cpu', sc, (t) => cpu.read(t as never), x, chunks, K);
     await check('gpu', sg, (t) => g.read(t as never), x, chunks, K);
     g.covFree(sg);
+  });
+
+  // The register-resident Gram launches only upper tiles: a triangle per M2 row block, all tiles
+  // of a pair of blocks. 64×64 tiles put K=130 over three tiles; pretend binding limits split M2
+  // into row blocks (triangles of 2 tiles per side, and pairs).
+  it.each(cases)('GPU register-resident Gram (64×64 tiles) equals one-shot f64: $name', async ({ K, offset, chunks }) => {
+    const M = chunks.reduce((a, b) => a + b, 0);
+    const x = data(M, K, offset, K * 7 + chunks.length);
+    const g = gpu();
+    const sg = g.covInit(K);
+    let r0 = 0;
+    for (const rows of chunks) {
+      const t = g.upload(x.slice(r0 * K, (r0 + rows) * K), [rows, K]);
+      gpuCovAccumulate(g.ctx, sg, t, { registerTile: MATMUL_RR_GPU_SMALL });
+      g.free(t);
+      r0 += rows;
+    }
+    await check('gpu', sg, (t) => g.read(t as never), x, chunks, K);
+    g.covFree(sg);
+  });
+
+  it('GPU register-resident Gram with M2 in row blocks: triangles and pairs of blocks', async () => {
+    const g = gpu();
+    const K = 300;
+    const chunks = [90, 1, 60];
+    const M = chunks.reduce((a, b) => a + b, 0);
+    const x = data(M, K, 1e3, 17);
+    for (const [registerTile, blockRows] of [[MATMUL_RR_GPU, 128], [MATMUL_RR_GPU_SMALL, 128], [MATMUL_RR_GPU_SMALL, 320]] as const) {
+      const s = g.covInit(K);
+      let r0 = 0;
+      for (const rows of chunks) {
+        const t = g.upload(x.slice(r0 * K, (r0 + rows) * K), [rows, K]);
+        gpuCovAccumulate(g.ctx, s, t, { registerTile, maxM2BindingBytes: blockRows * K * 4 });
+        g.free(t);
+        r0 += rows;
+      }
+      await check('gpu', s, (t) => g.read(t as never), x, chunks, K);
+      g.covFree(s);
+    }
   });
 
   it('GPU: the other register tile, and row chunks for a too-large X', async () => {

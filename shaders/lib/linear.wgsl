@@ -1,7 +1,7 @@
 // Y = X·Wᵀ (+ b): X [M×K] and W [N×K] row-major (the checkpoint Linear layout), b [N], Y [M×N].
 // f32 accumulation, tiled as lib/matmul_tile.wgsl describes (A = X, B = W).
 //
-// The including shader declares bindings 0 and 1 (X and W) and `fetchX`/`fetchW`, which return
+// The including shader declares bindings 0 and 1 (X and W) and `fetchA`/`fetchB`, which return
 // 4 consecutive k of one row, zero outside the matrix: linear_vec4.wgsl reads vec4 (needs
 // K % 4 == 0, so every row starts 16-byte aligned), linear_scalar.wgsl reads f32 (any K).
 //
@@ -11,18 +11,7 @@
 
 override BK4: u32 = BK / 4u;
 
-struct Params {
-  M: u32,
-  K: u32,
-  N: u32,       // rows of the bound W range = output columns computed by this dispatch
-  hasBias: u32,
-  ldy: u32,     // row stride of Y (the full output width)
-  yCol: u32,    // first output column (and bias index) of this W range
-}
-
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+#include "lib/linear_io"
 
 // ---- tile loads: thread `li` fetches 4 consecutive k of one row, stores them transposed --------
 
@@ -70,11 +59,11 @@ fn main(
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     for (var i = li; i < BM * BK4; i += NT) {
       let r = i / BK4; let kq = i % BK4;
-      putA(kq, r, fetchX(m0 + r, k0 + kq * 4u));
+      putA(kq, r, fetchA(m0 + r, k0 + kq * 4u));
     }
     for (var i = li; i < BN * BK4; i += NT) {
       let r = i / BK4; let kq = i % BK4;
-      putB(kq, r, fetchW(n0 + r, k0 + kq * 4u));
+      putB(kq, r, fetchB(n0 + r, k0 + kq * 4u));
     }
     multiplyTiles(&acc, lid.x, lid.y);
   }

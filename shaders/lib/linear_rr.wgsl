@@ -1,23 +1,12 @@
 // Y = X·Wᵀ (+ b) with register-resident tiles: the hooks of the generated `main`
 // (src/kernels/gpu/matmul-gen.ts, layout 'rows': A = X [M×K], B = W [N×K], both row-major).
 // The including shader declares bindings 0 and 1 (X and W) and fetchA/fetchB, which return
-// 4 consecutive k of one row, zero outside the matrix.
+// 4 consecutive k of one row, zero outside the matrix (lib/linear_fetch_*.wgsl).
 //
 // Bounds: M, N and K need not be multiples of the tile. Out-of-range X/W elements load as 0 (so
 // they add nothing) and out-of-range Y elements are not written.
 
-struct Params {
-  M: u32,
-  K: u32,
-  N: u32,       // rows of the bound W range = output columns computed by this dispatch
-  hasBias: u32,
-  ldy: u32,     // row stride of Y (the full output width)
-  yCol: u32,    // first output column (and bias index) of this W range
-}
-
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+#include "lib/linear_io"
 
 fn innerLength() -> u32 { return p.K; }
 

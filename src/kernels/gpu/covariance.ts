@@ -3,13 +3,14 @@
 // mean and Σx². Only the row count lives in JS. M2 larger than one storage binding (a 7B FFN's
 // 11008² is 485 MB) is updated in row blocks, one Gram dispatch per pair of blocks.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
-import { type KernelProgram, runProgram } from '../../gpu/program.js';
-import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
+import { type KernelProgram, runProgram, type UniformValues } from '../../gpu/program.js';
+import { COLSTATS_WG, MATMUL_RR_GPU, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
 import { alignedRowStep, alongX, formatBytes } from './grid.js';
 import { perItemKernel } from './programs.js';
-import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile } from './linear.js';
+import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulKind, matmulTile, registerTileFor } from './linear.js';
+import { type RegisterTileConfig, registerTileMain, tileCols, tileRows } from './matmul-gen.js';
 
 /** Zero fill of a range; size = elements. */
 const ZERO = perItemKernel('covariance', 'zero', { n: 'u32' } as const);
@@ -29,7 +30,31 @@ type GramProgram = KernelProgram<typeof GRAM_UNIFORMS, MatmulConfig, readonly [n
 const GRAM_VEC4: GramProgram = { shader: 'gram_vec4', entryPoint: 'main', uniforms: GRAM_UNIFORMS, ...MATMUL_KERNEL };
 const GRAM_SCALAR: GramProgram = { ...GRAM_VEC4, shader: 'gram_scalar' };
 
-export const COVARIANCE_PROGRAMS = [ZERO, COLSTATS, FINALIZE, GRAM_VEC4, GRAM_SCALAR];
+const GRAM_RR_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', tiles: 'u32', f: 'f32' } as const;
+/** A register-resident Gram dispatch: a triangle of tiles of one row block, or all tiles of a pair of blocks. */
+interface GramRrSize {
+  readonly cols: number;
+  readonly rows: number;
+  readonly triangle: boolean;
+}
+type GramRrProgram = KernelProgram<typeof GRAM_RR_UNIFORMS, RegisterTileConfig, GramRrSize>;
+/** The Gram on the register-resident core (src/kernels/gpu/matmul-gen.ts writes its `main`); only upper tiles are launched. */
+const GRAM_RR_VEC4: GramRrProgram = {
+  shader: 'gram_rr_vec4',
+  entryPoint: 'main',
+  uniforms: GRAM_RR_UNIFORMS,
+  workgroupSize: (cfg) => [cfg.WG_X, cfg.WG_Y],
+  generate: (cfg) => registerTileMain(cfg, 'cols'),
+  sampleVariant: MATMUL_RR_GPU,
+  grid: ({ cols, rows, triangle }, at) => {
+    const t = Math.ceil(rows / tileRows(at.variant));
+    return triangle ? [(t * (t + 1)) / 2, 1] : [Math.ceil(cols / tileCols(at.variant)), t];
+  },
+};
+const GRAM_RR_SCALAR: GramRrProgram = { ...GRAM_RR_VEC4, shader: 'gram_rr_scalar' };
+
+export const COVARIANCE_PROGRAMS = [ZERO, COLSTATS, FINALIZE, GRAM_VEC4, GRAM_SCALAR, GRAM_RR_VEC4, GRAM_RR_SCALAR];
+
 
 /** Test hooks of covAccumulate; production code passes nothing. */
 export interface CovOptions extends MatmulOptions {
@@ -87,6 +112,48 @@ export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind:
   return starts;
 }
 
+type GramCall = {
+  bindings: (GPUBuffer | GPUBufferBinding)[];
+  uniforms: UniformValues<typeof GRAM_UNIFORMS>;
+  /** Rows of M2 in blocks Q and P. */
+  cols: number;
+  rows: number;
+};
+
+/** The Gram kernel of a covariance update: its (square) tile and a dispatch over a pair of M2 row blocks. */
+interface GramKernel {
+  readonly tile: number;
+  run(call: GramCall): void;
+}
+
+function gramKernel(ctx: GpuContext, K: number, opts: CovOptions): GramKernel {
+  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind());
+  if (kind === 'register') {
+    const variant = opts.registerTile ?? registerTileFor(ctx, K, K);
+    const tile = tileRows(variant);
+    if (tileCols(variant) !== tile) throw new Error(`covAccumulate: tile config ${JSON.stringify(variant)} needs square tiles`);
+    const program = K % 4 === 0 ? GRAM_RR_VEC4 : GRAM_RR_SCALAR;
+    return {
+      tile,
+      run: ({ bindings, uniforms, cols, rows }) => {
+        const triangle = uniforms.pair === 0;
+        const tiles = Math.ceil(rows / tile);
+        if (triangle && (tiles * (tiles + 1)) / 2 > ctx.limits.maxComputeWorkgroupsPerDimension) {
+          throw new Error(`covAccumulate: ${tiles} tiles per side of a Gram block need ${(tiles * (tiles + 1)) / 2} workgroups, over the device limit`);
+        }
+        runProgram(ctx, program, { bindings, uniforms: { ...uniforms, tiles }, size: { cols, rows, triangle }, variant });
+      },
+    };
+  }
+  const variant = opts.config ?? matmulConfig(ctx);
+  const tile = matmulTile(variant);
+  if (variant.WG_X !== variant.WG_Y || (variant.WG_X * variant.WG_Y) % (tile / 4) !== 0) {
+    throw new Error(`covAccumulate: tile config ${JSON.stringify(variant)} needs WG_X == WG_Y and a multiple of ${tile / 4} threads`);
+  }
+  const program = K % 4 === 0 ? GRAM_VEC4 : GRAM_SCALAR;
+  return { tile, run: ({ bindings, uniforms, cols, rows }) => runProgram(ctx, program, { bindings, uniforms, size: [cols, rows], variant }) };
+}
+
 export function covAccumulate(
   ctx: GpuContext,
   stats: CovStats<GpuTensor>,
@@ -115,11 +182,8 @@ export function covAccumulate(
   const na = stats.count;
   const nb = M;
   const n = na + nb;
-  const cfg = opts.config ?? matmulConfig(ctx);
-  const tile = matmulTile(cfg);
-  if (cfg.WG_X !== cfg.WG_Y || (cfg.WG_X * cfg.WG_Y) % (tile / 4) !== 0) {
-    throw new Error(`covAccumulate: tile config ${JSON.stringify(cfg)} needs WG_X == WG_Y and a multiple of ${tile / 4} threads`);
-  }
+  const gram = gramKernel(ctx, K, opts);
+  const tile = gram.tile;
   const blocks = Math.ceil(K / tile);
   if (blocks > ctx.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`covAccumulate: dim ${K} needs ${blocks}² workgroups, over the device limit`);
@@ -132,7 +196,6 @@ export function covAccumulate(
   // cs = [chunk mean | chunk Σx²]
   const cs = ctx.tensor([2 * K]);
   runProgram(ctx, COLSTATS, { bindings: [x.buffer, cs.buffer], uniforms: { M, K }, size: K });
-  const gram = K % 4 === 0 ? GRAM_VEC4 : GRAM_SCALAR;
   // The mirror binding m2b is only written for P ≠ Q; otherwise it gets this never-touched stand-in.
   const dummy = ctx.tensor([1]);
   const f = (na * nb) / n;
@@ -146,11 +209,11 @@ export function covAccumulate(
     for (let q = p; q < starts.length; q++) {
       const Q = range(q);
       const pair = q !== p;
-      runProgram(ctx, gram, {
+      gram.run({
         bindings: [x.buffer, cs.buffer, stats.mean.buffer, P.bind, pair ? Q.bind : { buffer: dummy.buffer, size: 4 }],
         uniforms: { M, K, ti0: P.r0 / tile, tj0: Q.r0 / tile, rowA: P.r0, rowB: Q.r0, pair: pair ? 1 : 0, f },
-        size: [Q.rows, P.rows],
-        variant: cfg,
+        cols: Q.rows,
+        rows: P.rows,
       });
     }
   }

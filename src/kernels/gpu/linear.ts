@@ -106,9 +106,9 @@ export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR, LINEAR_RR_VEC4, LINE
 export interface MatmulOptions {
   /** Tile configuration instead of the adapter's default (e.g. to test the 8×8 tile on lavapipe). */
   config?: MatmulConfig;
-  /** Run the register-resident kernel with this configuration (linear only). */
+  /** Run the register-resident kernel with this configuration (linear and the covariance Gram). */
   registerTile?: RegisterTileConfig;
-  /** Run this kernel with its default configuration instead of the default kernel (linear only). */
+  /** Run this kernel with its default configuration instead of the default kernel (linear and the covariance Gram). */
   kind?: MatmulKind;
   /** Pretend storage bindings are at most this many bytes (exercises the row-chunked path). */
   maxBindingBytes?: number;
