@@ -92,6 +92,10 @@ describe('register-resident linear kernel', () => {
     const room = (bytes: number) => ({ limits: { maxComputeWorkgroupStorageSize: bytes } }) as unknown as GpuContext;
     expect(registerTileFor(room(48 * 1024), 4096, 5632)).toEqual(MATMUL_RR_GPU);
     expect(registerTileFor(room(48 * 1024), 1024, 1024)).toEqual(MATMUL_RR_GPU_SMALL);
+    // A Gram's upper triangle: 2048² has 256 tiles of 128², of which 136 are launched.
+    expect(registerTileFor(room(48 * 1024), 2048, 2048)).toEqual(MATMUL_RR_GPU);
+    expect(registerTileFor(room(48 * 1024), 2048, 2048, true)).toEqual(MATMUL_RR_GPU_SMALL);
+    expect(registerTileFor(room(48 * 1024), 4096, 4096, true)).toEqual(MATMUL_RR_GPU);
     const tight = registerTileFor(room(16 * 1024), 4096, 5632);
     expect(registerTileWorkgroupBytes(tight)).toBeLessThanOrEqual(16 * 1024);
     expect(tight).toEqual({ ...MATMUL_RR_GPU, prefetch: false });

@@ -129,7 +129,7 @@ interface GramKernel {
 function gramKernel(ctx: GpuContext, K: number, opts: CovOptions): GramKernel {
   const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind());
   if (kind === 'register') {
-    const variant = opts.registerTile ?? registerTileFor(ctx, K, K);
+    const variant = opts.registerTile ?? registerTileFor(ctx, K, K, true);
     const tile = tileRows(variant);
     if (tileCols(variant) !== tile) throw new Error(`covAccumulate: tile config ${JSON.stringify(variant)} needs square tiles`);
     const program = K % 4 === 0 ? GRAM_RR_VEC4 : GRAM_RR_SCALAR;

@@ -44,12 +44,14 @@ export function matmulKind(): MatmulKind {
 }
 
 /**
- * The register-resident configuration for an M×N product: 128×128 tiles, or 64×64 when those
- * would be too few workgroups to fill the GPU; the prefetch's second buffer, then BK, give way
- * when the tiles do not fit the device's workgroup memory.
+ * The register-resident configuration for an M×N product (`triangle`: only the upper tiles of a
+ * square one, as the covariance Gram launches): 128×128 tiles, or 64×64 when those would be too
+ * few workgroups to fill the GPU; the prefetch's second buffer, then BK, give way when the tiles
+ * do not fit the device's workgroup memory.
  */
-export function registerTileFor(ctx: GpuContext, M: number, N: number): RegisterTileConfig {
-  const big = Math.ceil(M / tileRows(MATMUL_RR_GPU)) * Math.ceil(N / tileCols(MATMUL_RR_GPU));
+export function registerTileFor(ctx: GpuContext, M: number, N: number, triangle = false): RegisterTileConfig {
+  const [tm, tn] = [Math.ceil(M / tileRows(MATMUL_RR_GPU)), Math.ceil(N / tileCols(MATMUL_RR_GPU))];
+  const big = triangle ? (tm * (tm + 1)) / 2 : tm * tn;
   let cfg: RegisterTileConfig = big < MATMUL_RR_MIN_WORKGROUPS ? MATMUL_RR_GPU_SMALL : MATMUL_RR_GPU;
   const room = ctx.limits.maxComputeWorkgroupStorageSize;
   if (registerTileWorkgroupBytes(cfg) > room) cfg = { ...cfg, prefetch: false };
