@@ -23,7 +23,8 @@ import { covAccumulate as cpuCovAccumulate, covInit as cpuCovInit } from '../src
 import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
 import { CpuTensor } from '../src/kernels/cpu/tensor.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
-import { LINEAR_PROGRAMS, linear, matmulKind } from '../src/kernels/gpu/linear.js';
+import { environmentMatmulKind, LINEAR_PROGRAMS, linear } from '../src/kernels/gpu/linear.js';
+import { tuneMatmul } from '../src/kernels/gpu/matmul-tune.js';
 import { MATMUL_KINDS, type MatmulKind } from '../src/gpu/tuning.js';
 import { provenance } from './common.js';
 import { describeGpu, type GpuTimings, gpuEnvironment, gpuTimings, parsePeakTflops, type Timing, timing } from './kernel-report.js';
@@ -329,7 +330,7 @@ async function main(): Promise<void> {
   try {
     peakTflops = parsePeakTflops(peakFlag);
     kinds = parseKinds(matmulFlag);
-    matmulKind(); // a bad SLIMLLM_MATMUL is one line before any GPU work
+    environmentMatmulKind(); // a bad SLIMLLM_MATMUL is one line before any GPU work
   } catch (e) {
     console.error(`bench:kernels: ${(e as Error).message}`);
     process.exitCode = 2;
@@ -339,8 +340,9 @@ async function main(): Promise<void> {
   if (pollMs !== undefined && pollMs !== '') ctx.pollIntervalMs = Number(pollMs);
   try {
     await ctx.loadPrograms([...LINEAR_PROGRAMS, ...COVARIANCE_PROGRAMS]);
+    await tuneMatmul(ctx); // the library's own choice of kernel, which runs when --matmul is not given
     const results = await runCases(ctx, peakTflops, kinds);
-    const header = { ...provenance(), device: ctx.adapterName, ...gpuEnvironment(ctx), pollMs: ctx.pollIntervalMs, defaultMatmul: matmulKind() };
+    const header = { ...provenance(), device: ctx.adapterName, ...gpuEnvironment(ctx), pollMs: ctx.pollIntervalMs, matmulChoice: ctx.matmul };
     const ratios = kinds && kinds.length > 1 ? { matmulRatios: matmulRatios(results, kinds) } : {};
     console.log(JSON.stringify({ ...header, ...(peakTflops === null ? {} : { peakTflops }), results, ...ratios }));
   } finally {

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.js';
 import { MATMUL_KIND_ENV, MATMUL_RR_GPU, MATMUL_RR_GPU_SMALL } from '../src/gpu/tuning.js';
-import { linear as gpuLinear, type MatmulOptions, matmulKind, registerTileFor } from '../src/kernels/gpu/linear.js';
+import { cpuBackedAdapter, linear as gpuLinear, type MatmulOptions, matmulKind, registerTileFor } from '../src/kernels/gpu/linear.js';
+import { tuneMatmul } from '../src/kernels/gpu/matmul-tune.js';
 import { type RegisterTileConfig, registerTileMain, registerTileProblem, registerTileWorkgroupBytes } from '../src/kernels/gpu/matmul-gen.js';
 import { randArray, useBackends } from './helpers.js';
 
@@ -108,19 +109,37 @@ describe('linear kernel choice', () => {
   afterEach(() => {
     if (saved === undefined) delete process.env[MATMUL_KIND_ENV];
     else process.env[MATMUL_KIND_ENV] = saved;
+    gpu().ctx.matmul = { kind: 'tiled', source: 'default' };
   });
 
-  it(`${MATMUL_KIND_ENV} picks the kernel; anything else is one clear error`, async () => {
-    delete process.env[MATMUL_KIND_ENV];
-    expect(matmulKind()).toBe('tiled');
-    process.env[MATMUL_KIND_ENV] = 'register';
-    expect(matmulKind()).toBe('register');
+  it(`${MATMUL_KIND_ENV} picks the kernel over the context's choice; anything else is one clear error`, async () => {
     const g = gpu();
+    delete process.env[MATMUL_KIND_ENV];
+    expect(matmulKind(g.ctx)).toBe(g.ctx.matmul.kind);
+    process.env[MATMUL_KIND_ENV] = 'register';
+    expect(matmulKind(g.ctx)).toBe('register');
+    expect(await tuneMatmul(g.ctx)).toEqual({ kind: 'register', source: 'environment' });
     const before = g.ctx.dispatchCount;
     const e = await errors(40, 16, 24, true, {}, 9);
     expect(e.gpuWorst).toBeLessThanOrEqual(1);
     expect(g.ctx.dispatchCount - before).toBe(1);
     process.env[MATMUL_KIND_ENV] = 'fast';
-    expect(() => matmulKind()).toThrow(`slimllm: ${MATMUL_KIND_ENV}=fast is not a linear kernel (tiled or register)`);
+    expect(() => matmulKind(g.ctx)).toThrow(`slimllm: ${MATMUL_KIND_ENV}=fast is not a linear kernel (tiled or register)`);
+    await expect(tuneMatmul(g.ctx)).rejects.toThrow(`${MATMUL_KIND_ENV}=fast`);
+  });
+
+  it('a CPU-backed adapter keeps the tiled kernel unmeasured; measuring picks the faster of the two', async () => {
+    delete process.env[MATMUL_KIND_ENV];
+    const g = gpu();
+    expect(cpuBackedAdapter(g.ctx)).toBe(/llvmpipe|lavapipe|swiftshader/i.test(g.ctx.adapterName));
+    if (cpuBackedAdapter(g.ctx)) expect(await tuneMatmul(g.ctx)).toEqual({ kind: 'tiled', source: 'adapter' });
+    const measured = await tuneMatmul(g.ctx, { force: true, shape: [256, 64, 256] });
+    expect(measured.source).toBe('measured');
+    const ms = measured.ms as Record<string, number>;
+    expect(Object.keys(ms).sort()).toEqual(['register', 'tiled']);
+    for (const k of ['register', 'tiled']) expect(ms[k]).toBeGreaterThan(0);
+    expect(measured.kind).toBe(ms.register < ms.tiled ? 'register' : 'tiled');
+    expect(g.ctx.matmul).toBe(measured);
+    expect(matmulKind(g.ctx)).toBe(measured.kind);
   });
 });

@@ -9,6 +9,19 @@ import { type AnyKernelProgram, checkUniforms, generatedCode, loadDefines } from
 import { shaderPath } from './shaders.js';
 import { Submission, type Workgroups } from './submission.js';
 import { timePasses } from './timestamps.js';
+import { MATMUL_DEFAULT_KIND, type MatmulKind } from './tuning.js';
+
+/**
+ * The linear kernel a context runs and where that choice came from: the default, the environment
+ * (SLIMLLM_MATMUL), the adapter (CPU-backed: not measured), or a measurement of both kernels
+ * (`ms`: each one's median time on the tuning product).
+ */
+export interface MatmulChoice {
+  readonly kind: MatmulKind;
+  readonly source: 'default' | 'environment' | 'adapter' | 'measured';
+  readonly ms?: Readonly<Record<MatmulKind, number>>;
+  readonly timing?: 'timestamp' | 'wall';
+}
 import type { PackedUniforms } from './uniforms.js';
 
 export interface GpuTensor {
@@ -26,6 +39,8 @@ export class GpuContext {
   private readonly queue: Submission;
   private readonly programs = new WeakSet<AnyKernelProgram>();
   private disposed = false;
+  /** Which linear kernel products run on, and why (src/kernels/gpu/matmul-tune.ts sets it). */
+  matmul: MatmulChoice = { kind: MATMUL_DEFAULT_KIND, source: 'default' };
 
   private constructor(
     readonly device: GPUDevice,

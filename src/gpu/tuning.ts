@@ -40,11 +40,17 @@ export type MatmulKind = 'tiled' | 'register';
 export const MATMUL_KINDS: readonly MatmulKind[] = ['tiled', 'register'];
 
 /**
- * The default linear kernel. CPU-backed adapters run 'tiled': the generated kernel is slower there
- * and takes far longer to compile (bench:kernels --matmul tiled,register measures both). Real GPUs
- * also run 'tiled' until a device run of bench/gpu-suite.sh has compared the two on one.
+ * The linear kernel before (or without) a measurement. CPU-backed adapters keep it: the generated
+ * kernel is slower there and takes far longer to compile (bench:kernels --matmul tiled,register
+ * measures both). On other adapters the GPU backend times both kernels once when it is created
+ * (src/kernels/gpu/matmul-tune.ts) and runs the faster.
  */
 export const MATMUL_DEFAULT_KIND: MatmulKind = 'tiled';
+
+/** The product the kernels are timed on: large enough for 128×128 tiles to fill a large GPU. */
+export const MATMUL_TUNE_SHAPE: readonly [number, number, number] = [2048, 2048, 2048];
+/** Timed runs per kernel (after one untimed run that compiles it); the median counts. */
+export const MATMUL_TUNE_REPS = 3;
 
 /** Environment variable that overrides the default linear kernel (benchmarks' A/B runs). */
 export const MATMUL_KIND_ENV = 'SLIMLLM_MATMUL';

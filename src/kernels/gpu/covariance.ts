@@ -127,7 +127,7 @@ interface GramKernel {
 }
 
 function gramKernel(ctx: GpuContext, K: number, opts: CovOptions): GramKernel {
-  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind());
+  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind(ctx));
   if (kind === 'register') {
     const variant = opts.registerTile ?? registerTileFor(ctx, K, K, true);
     const tile = tileRows(variant);

@@ -6,6 +6,7 @@ import { ELEMENTWISE_PROGRAMS, add, gatherColumns, nll, rowCosineSum, sliceRows,
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
 import { LINEAR_PROGRAMS, linear } from './linear.js';
 import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
+import { tuneMatmul } from './matmul-tune.js';
 import { TRANSFORMER_PROGRAMS, attention, rmsnorm, rope } from './transformer.js';
 
 export type { GpuTensor };
@@ -23,6 +24,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       ...LINALG_PROGRAMS,
       ...MATFUN_PROGRAMS,
     ]);
+    await tuneMatmul(c);
     return new GpuBackend(c);
   }
 

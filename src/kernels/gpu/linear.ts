@@ -5,7 +5,6 @@ import { type GridContext, type KernelProgram, runProgram, type UniformValues } 
 import type { Workgroups } from '../../gpu/submission.js';
 import {
   MATMUL_CPU_BACKED,
-  MATMUL_DEFAULT_KIND,
   MATMUL_GPU,
   MATMUL_KIND_ENV,
   MATMUL_KINDS,
@@ -26,21 +25,30 @@ export { MAX_DISPATCH_FLOP, type MatmulConfig };
  * differ); BK is halved until two BK×tile f32 tiles fit the device's workgroup memory.
  */
 export function matmulConfig(ctx: GpuContext): MatmulConfig {
-  const cpuBacked = /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
-  const cfg: MatmulConfig = { ...(cpuBacked ? MATMUL_CPU_BACKED : MATMUL_GPU) };
+  const cfg: MatmulConfig = { ...(cpuBackedAdapter(ctx) ? MATMUL_CPU_BACKED : MATMUL_GPU) };
   const tile = matmulTile(cfg);
   while (cfg.BK > 4 && 2 * cfg.BK * tile * 4 > ctx.limits.maxComputeWorkgroupStorageSize) cfg.BK /= 2;
   return cfg;
 }
 
-/** The linear kernel products run on: the default, or the one the environment names. */
-export function matmulKind(): MatmulKind {
+/** Mesa's lavapipe/llvmpipe or SwiftShader: Vulkan on the CPU's cores. */
+export function cpuBackedAdapter(ctx: GpuContext): boolean {
+  return /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
+}
+
+/** The linear kernel the environment names (SLIMLLM_MATMUL), or null; anything else is one clear error. */
+export function environmentMatmulKind(): MatmulKind | null {
   const v = process.env[MATMUL_KIND_ENV];
-  if (v === undefined || v === '') return MATMUL_DEFAULT_KIND;
+  if (v === undefined || v === '') return null;
   if (!(MATMUL_KINDS as readonly string[]).includes(v)) {
     throw new Error(`slimllm: ${MATMUL_KIND_ENV}=${v} is not a linear kernel (${MATMUL_KINDS.join(' or ')})`);
   }
   return v as MatmulKind;
+}
+
+/** The linear kernel products on `ctx` run on: the environment's, else the context's choice (src/kernels/gpu/matmul-tune.ts). */
+export function matmulKind(ctx: GpuContext): MatmulKind {
+  return environmentMatmulKind() ?? ctx.matmul.kind;
 }
 
 /**
@@ -162,7 +170,7 @@ interface LinearKernel {
 }
 
 function linearKernel(ctx: GpuContext, [M, K, N]: readonly number[], opts: MatmulOptions): LinearKernel {
-  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind());
+  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind(ctx));
   if (kind === 'register') {
     const variant = opts.registerTile ?? registerTileFor(ctx, M, N);
     const program = K % 4 === 0 ? LINEAR_RR_VEC4 : LINEAR_RR_SCALAR;
