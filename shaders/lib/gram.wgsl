@@ -17,52 +17,13 @@
 
 override BM4: u32 = BM / 4u;    // NT must be a multiple of BM4 (host checks)
 
-struct GramParams {
-  M: u32,
-  K: u32,
-  ti0: u32,   // tile row of workgroup y = 0 (first tile of block P)
-  tj0: u32,   // tile column of workgroup x = 0 (first tile of block Q)
-  rowA: u32,  // first M2 row bound to m2
-  rowB: u32,  // first M2 row bound to m2b
-  pair: u32,  // 1: mirrored elements go to m2b (block Q ≠ P); 0: to m2 (m2b is a dummy)
-  f: f32,     // na·nb/n  (0 for the first chunk)
-}
-
-@group(0) @binding(1) var<storage, read> cs: array<f32>;        // [μb | Σx²]
-@group(0) @binding(2) var<storage, read> meanA: array<f32>;     // μa (stats.mean before merge)
-@group(0) @binding(3) var<storage, read_write> m2: array<f32>;   // M2 rows [rowA, …) × K
-@group(0) @binding(4) var<storage, read_write> m2b: array<f32>;  // M2 rows [rowB, …) × K
-@group(0) @binding(5) var<uniform> gp: GramParams;
-
-// Chunk mean of columns c..c+3 (0 past K).
-fn chunkMean4(c: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var q = 0u; q < 4u; q++) {
-    if (c + q < gp.K) { v[q] = cs[c + q]; }
-  }
-  return v;
-}
+#include "lib/gram_io"
 
 // M2[i][j] += G[i][j] + δi·δj·f, and the mirror element for off-diagonal tiles.
 fn mergeTile(acc: ptr<function, array<vec4<f32>, ACC>>, gi0: u32, gj0: u32, mirror: bool) {
-  let K = gp.K;
   for (var q = 0u; q < TM * TN4; q++) {
     let i = gi0 + q / TN4;
-    let j = gj0 + (q % TN4) * 4u;
-    if (i < K) {
-      let di = cs[i] - meanA[i];
-      let v = (*acc)[q];
-      for (var c = 0u; c < 4u; c++) {
-        let jc = j + c;
-        if (jc < K) {
-          let g = v[c] + di * (cs[jc] - meanA[jc]) * gp.f;
-          m2[(i - gp.rowA) * K + jc] += g;
-          if (mirror) {
-            if (gp.pair != 0u) { m2b[(jc - gp.rowB) * K + i] += g; } else { m2[(jc - gp.rowA) * K + i] += g; }
-          }
-        }
-      }
-    }
+    if (i < gp.K) { mergeRow4(i, gj0 + (q % TN4) * 4u, (*acc)[q], mirror); }
   }
 }
 

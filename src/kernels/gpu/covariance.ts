@@ -4,13 +4,13 @@
 // 11008² is 485 MB) is updated in row blocks, one Gram dispatch per pair of blocks.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram, type UniformValues } from '../../gpu/program.js';
-import { COLSTATS_WG, MATMUL_RR_GPU, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
+import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js';
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
 import { alignedRowStep, alongX, formatBytes } from './grid.js';
 import { perItemKernel } from './programs.js';
-import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulKind, matmulTile, registerTileFor } from './linear.js';
-import { type RegisterTileConfig, registerTileMain, tileCols, tileRows } from './matmul-gen.js';
+import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulKind, matmulTile, registerTileFor, registerTileKernel } from './linear.js';
+import { type RegisterTileConfig, tileCols, tileRows } from './matmul-gen.js';
 
 /** Zero fill of a range; size = elements. */
 const ZERO = perItemKernel('covariance', 'zero', { n: 'u32' } as const);
@@ -24,28 +24,24 @@ const COLSTATS: KernelProgram<{ M: 'u32'; K: 'u32' }> = {
 };
 /** New mean and Σx² of the merged statistics, one invocation per column; size = columns. */
 const FINALIZE = { ...perItemKernel('covariance', 'finalize', { K: 'u32', w: 'f32' } as const, ROW_ITEM_WG), grid: alongX };
-const GRAM_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', f: 'f32' } as const;
+const GRAM_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', tiles: 'u32', f: 'f32' } as const;
 type GramProgram = KernelProgram<typeof GRAM_UNIFORMS, MatmulConfig, readonly [number, number]>;
 /** Gram + Chan merge over one pair of M2 row blocks, X read as vec4 (K % 4 == 0) or f32; size = [columns, rows] of the pair. */
 const GRAM_VEC4: GramProgram = { shader: 'gram_vec4', entryPoint: 'main', uniforms: GRAM_UNIFORMS, ...MATMUL_KERNEL };
 const GRAM_SCALAR: GramProgram = { ...GRAM_VEC4, shader: 'gram_scalar' };
 
-const GRAM_RR_UNIFORMS = { M: 'u32', K: 'u32', ti0: 'u32', tj0: 'u32', rowA: 'u32', rowB: 'u32', pair: 'u32', tiles: 'u32', f: 'f32' } as const;
 /** A register-resident Gram dispatch: a triangle of tiles of one row block, or all tiles of a pair of blocks. */
 interface GramRrSize {
   readonly cols: number;
   readonly rows: number;
   readonly triangle: boolean;
 }
-type GramRrProgram = KernelProgram<typeof GRAM_RR_UNIFORMS, RegisterTileConfig, GramRrSize>;
+type GramRrProgram = KernelProgram<typeof GRAM_UNIFORMS, RegisterTileConfig, GramRrSize>;
 /** The Gram on the register-resident core (src/kernels/gpu/matmul-gen.ts writes its `main`); only upper tiles are launched. */
 const GRAM_RR_VEC4: GramRrProgram = {
   shader: 'gram_rr_vec4',
-  entryPoint: 'main',
-  uniforms: GRAM_RR_UNIFORMS,
-  workgroupSize: (cfg) => [cfg.WG_X, cfg.WG_Y],
-  generate: (cfg) => registerTileMain(cfg, 'cols'),
-  sampleVariant: MATMUL_RR_GPU,
+  uniforms: GRAM_UNIFORMS,
+  ...registerTileKernel('cols'),
   grid: ({ cols, rows, triangle }, at) => {
     const t = Math.ceil(rows / tileRows(at.variant));
     return triangle ? [(t * (t + 1)) / 2, 1] : [Math.ceil(cols / tileCols(at.variant)), t];
@@ -114,7 +110,8 @@ export function gramRowBlocks(ctx: GpuContext, K: number, tile: number, maxBind:
 
 type GramCall = {
   bindings: (GPUBuffer | GPUBufferBinding)[];
-  uniforms: UniformValues<typeof GRAM_UNIFORMS>;
+  /** All but `tiles`, which the kernel derives. */
+  uniforms: Omit<UniformValues<typeof GRAM_UNIFORMS>, 'tiles'>;
   /** Rows of M2 in blocks Q and P. */
   cols: number;
   rows: number;
@@ -151,7 +148,11 @@ function gramKernel(ctx: GpuContext, K: number, opts: CovOptions): GramKernel {
     throw new Error(`covAccumulate: tile config ${JSON.stringify(variant)} needs WG_X == WG_Y and a multiple of ${tile / 4} threads`);
   }
   const program = K % 4 === 0 ? GRAM_VEC4 : GRAM_SCALAR;
-  return { tile, run: ({ bindings, uniforms, cols, rows }) => runProgram(ctx, program, { bindings, uniforms, size: [cols, rows], variant }) };
+  return {
+    tile,
+    run: ({ bindings, uniforms, cols, rows }) =>
+      runProgram(ctx, program, { bindings, uniforms: { ...uniforms, tiles: Math.ceil(rows / tile) }, size: [cols, rows], variant }),
+  };
 }
 
 export function covAccumulate(

@@ -16,7 +16,7 @@ import {
   type MatmulKind,
 } from '../../gpu/tuning.js';
 import { linearDims } from '../shapes.js';
-import { type RegisterTileConfig, registerTileMain, registerTileWorkgroupBytes, tileCols, tileRows } from './matmul-gen.js';
+import { type OperandLayout, type RegisterTileConfig, registerTileMain, registerTileWorkgroupBytes, tileCols, tileRows } from './matmul-gen.js';
 
 export { MAX_DISPATCH_FLOP, type MatmulConfig };
 
@@ -98,14 +98,20 @@ const LINEAR_SCALAR: LinearProgram = { ...LINEAR_VEC4, shader: 'linear_scalar' }
 
 type LinearRrProgram = KernelProgram<typeof LINEAR_UNIFORMS, RegisterTileConfig, readonly [number, number]>;
 
-/** The register-resident kernels (src/kernels/gpu/matmul-gen.ts writes their `main`). */
+/** What the register-resident kernels (linear_rr_*, gram_rr_*) share: src/kernels/gpu/matmul-gen.ts writes their `main`. */
+export function registerTileKernel(layout: OperandLayout) {
+  return {
+    entryPoint: 'main',
+    workgroupSize: (cfg: RegisterTileConfig) => [cfg.WG_X, cfg.WG_Y] as const,
+    generate: (cfg: RegisterTileConfig) => registerTileMain(cfg, layout),
+    sampleVariant: MATMUL_RR_GPU,
+  };
+}
+
 const LINEAR_RR_VEC4: LinearRrProgram = {
   shader: 'linear_rr_vec4',
-  entryPoint: 'main',
   uniforms: LINEAR_UNIFORMS,
-  workgroupSize: (cfg) => [cfg.WG_X, cfg.WG_Y],
-  generate: (cfg) => registerTileMain(cfg, 'rows'),
-  sampleVariant: MATMUL_RR_GPU,
+  ...registerTileKernel('rows'),
   grid: ([cols, rows], at) => [Math.ceil(cols / tileCols(at.variant)), Math.ceil(rows / tileRows(at.variant))],
 };
 const LINEAR_RR_SCALAR: LinearRrProgram = { ...LINEAR_RR_VEC4, shader: 'linear_rr_scalar' };
