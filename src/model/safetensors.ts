@@ -10,7 +10,7 @@
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+import { narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
 import { openForReading, readFully } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -172,14 +172,7 @@ export class SafetensorsFile {
     }
     const bits = new Uint16Array(count);
     readFully(this.fd, new Uint8Array(bits.buffer), pos, `${this.file}: tensor '${name}'`);
-    const out = new Float32Array(count);
-    if (t.dtype === 'BF16') {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = bits[i] << 16;
-    } else {
-      for (let i = 0; i < count; i++) out[i] = f16BitsToF32(bits[i]);
-    }
-    return out;
+    return t.dtype === 'BF16' ? widenBf16(bits) : widenF16(bits);
   }
 
   close(): void {
@@ -318,8 +311,6 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
 /** f32 values stored as F32 (the same bytes), F16 or BF16 (rounded to nearest even). */
 export function encodeFloats(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const bits = new Uint16Array(data.length);
-  if (dtype === 'BF16') for (let i = 0; i < data.length; i++) bits[i] = f32ToBf16Bits(data[i]);
-  else for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]);
+  const bits = dtype === 'BF16' ? narrowBf16(data) : narrowF16(data);
   return new Uint8Array(bits.buffer);
 }

@@ -83,13 +83,14 @@ export class HiddenStream<T extends Tensor> {
 
   /**
    * Calibration sequences (all of one length) as a single pass: batches of at most `batchRows` rows,
-   * at least one sequence each.
+   * at least one sequence each. `table`: the embedding when the caller already holds it (reading
+   * it widens the whole vocabulary, the largest read of a prune).
    */
-  static calibration<T extends Tensor>(b: Backend<T>, src: ModelSource, calib: number[][], batchRows?: number): HiddenStream<T> {
+  static calibration<T extends Tensor>(b: Backend<T>, src: ModelSource, calib: number[][], batchRows?: number, table?: Float32Array): HiddenStream<T> {
     const c = src.config;
     const rows = Math.max(batchRows ?? defaultBatchRows(c), calib[0].length);
     const plan = planBatches(calib.map((s) => s.length), rows, Number.MAX_SAFE_INTEGER)[0];
-    return HiddenStream.embed(b, c, src.embedding(), calib, plan);
+    return HiddenStream.embed(b, c, table ?? src.embedding(), calib, plan);
   }
 
   /** Token positions in the stream. */

@@ -107,6 +107,8 @@ class RunState<T extends Tensor> {
   readonly c: ModelConfig;
   readonly timer = new PhaseTimer();
   readonly started = performance.now();
+  /** Read once: both calibration passes embed from it and the pruned model keeps it. */
+  readonly embedding: Float32Array;
   peakRss = process.memoryUsage().rss;
 
   constructor(
@@ -117,6 +119,7 @@ class RunState<T extends Tensor> {
     private readonly onProgress?: (p: PruneProgress) => void,
   ) {
     this.c = src.config;
+    this.embedding = src.embedding();
   }
 
   /** Reports a phase, then lets the event loop run: a signal (Ctrl-C) is handled between phases even when the CPU backend never waits. */
@@ -144,7 +147,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
   const seqLen = checkCalibration(c, calib);
   const layerScores = await st.timer.time('forward', () => denseLayerScores(st, calib));
   const plan = resolveRatios(c, layerScores, run.ratios, run.headUnit);
-  const stream = HiddenStream.calibration(b, src, calib, run.batchRows);
+  const stream = HiddenStream.calibration(b, src, calib, run.batchRows, st.embedding);
   const layers: PrunedLayer[] = [];
   try {
     for (let l = 0; l < c.nLayers; l++) layers.push(await pruneLayer(st, stream, l, plan.ratios[l]));
@@ -152,7 +155,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
     stream.free();
   }
   const config: ModelConfig = { ...c, layers: layers.map((x) => x.shape) };
-  const model = storedModel(config, st.store, { embedding: src.embedding(), finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
+  const model = storedModel(config, st.store, { embedding: st.embedding, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
   const before = decoderLinearParams(c);
   const after = decoderLinearParams(config);
   const memory = b.deviceMemory();
@@ -178,7 +181,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
 /** The dense pass: s_l = mean over calibration rows of cos(h_in, h_out) of every layer, unpruned. */
 async function denseLayerScores<T extends Tensor>(st: RunState<T>, calib: number[][]): Promise<number[]> {
   const { b, c, src } = st;
-  const stream = HiddenStream.calibration(b, src, calib, st.run.batchRows);
+  const stream = HiddenStream.calibration(b, src, calib, st.run.batchRows, st.embedding);
   const scores: number[] = [];
   try {
     for (let l = 0; l < c.nLayers; l++) {
