@@ -2,41 +2,16 @@
 // nearest, ties to even (what PyTorch's .half() / .bfloat16() do), so a checkpoint we write in
 // f16/bf16 holds the same bits PyTorch would.
 
+import { f16ToF32Table } from '../kernels/cpu/widen.js';
+
+// The bulk widening loops are the CPU twin of the GPU's widen kernel; every host read uses them.
+export { widenBf16, widenF16 } from '../kernels/cpu/widen.js';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-let f16Table: Float32Array | null = null;
-
-function buildF16Table(): Float32Array {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    if (e === 0) t[h] = sign * m * 2 ** -24;
-    else if (e === 31) t[h] = m ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return t;
-}
-
 export function f16BitsToF32(h: number): number {
-  f16Table ??= buildF16Table();
-  return f16Table[h & 0xffff];
-}
-
-/** Widens f16 bits to f32 in bulk (a table lookup per element: the hot loop of every f16 read). */
-export function widenF16(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
-  const t = (f16Table ??= buildF16Table());
-  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
-  return out;
-}
-
-/** Widens bf16 bits to f32 in bulk: each value is its bits in the high half of an f32. */
-export function widenBf16(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
-  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
-  return out;
+  return f16ToF32Table()[h & 0xffff];
 }
 
 export function bf16BitsToF32(b: number): number {
