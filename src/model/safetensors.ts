@@ -10,7 +10,8 @@
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
+import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
+import type { StoredTensor } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -74,6 +75,19 @@ export function assertFinite(arr: ArrayLike<number>, what: string): void {
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (!Number.isFinite(v)) throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
+  }
+}
+
+/** assertFinite for a stored tensor: f16/bf16 bits are checked without widening (all-ones exponent: ±Inf or NaN). */
+export function assertFiniteStored(t: StoredTensor, what: string): void {
+  if (t instanceof Float32Array) return assertFinite(t, what);
+  const exp = t.dtype === 'BF16' ? 0x7f80 : 0x7c00;
+  const bits = t.bits;
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & exp) === exp) {
+      const v = t.dtype === 'BF16' ? bf16BitsToF32(bits[i]) : f16BitsToF32(bits[i]);
+      throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
+    }
   }
 }
 
@@ -161,6 +175,12 @@ export class SafetensorsFile {
 
   /** Reads one tensor, widened to f32. */
   read(name: string): Float32Array {
+    const t = this.readStored(name);
+    return t instanceof Float32Array ? t : t.dtype === 'BF16' ? widenBf16(t.bits) : widenF16(t.bits);
+  }
+
+  /** Reads one tensor as stored: f32 values, or f16/bf16 bits left for the caller (or the device) to widen. */
+  readStored(name: string): StoredTensor {
     const t = this.info(name);
     if (this.fd === null) throw new Error(`${this.file}: read of '${name}' after close`);
     const count = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
@@ -172,7 +192,7 @@ export class SafetensorsFile {
     }
     const bits = new Uint16Array(count);
     readFully(this.fd, new Uint8Array(bits.buffer), pos, `${this.file}: tensor '${name}'`);
-    return t.dtype === 'BF16' ? widenBf16(bits) : widenF16(bits);
+    return { dtype: t.dtype, bits };
   }
 
   close(): void {
