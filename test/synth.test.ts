@@ -11,7 +11,8 @@ import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { openHf } from '../src/model/hf.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { assertFinite, assertFiniteStored, SafetensorsFile, writeSafetensors } from '../src/model/safetensors.js';
-import { widenLayer } from '../src/model/weights.js';
+import { storedRows, widenLayer } from '../src/model/weights.js';
+import { roundToBf16 } from '../src/model/half.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-synth-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -29,6 +30,32 @@ describe('the checkpoint as stored', () => {
       const cpu = new CpuBackend();
       const t = cpu.widenHalf((stored.wGate as { bits: Uint16Array }).bits, 'F16', [src.layer(1).wGate.length]);
       expect(t.data).toEqual(src.layer(1).wGate);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('16-bit bits are written as they are in their own dtype, widened or narrowed in another; token rows widen alone', () => {
+    const src = openHf(dir2);
+    try {
+      const emb = src.storedEmbedding!();
+      expect(emb).not.toBeInstanceOf(Float32Array);
+      const wide = src.embedding();
+      for (const dtype of ['F16', 'F32', 'BF16'] as const) {
+        const file = path.join(tmp, `emb-${dtype}.safetensors`);
+        writeSafetensors(file, [{ name: 'e', shape: [wide.length], data: () => emb }], { dtype });
+        const f = SafetensorsFile.open(file);
+        try {
+          if (dtype === 'F16') expect(Array.from((f.readStored('e') as { bits: Uint16Array }).bits)).toEqual(Array.from((emb as { bits: Uint16Array }).bits));
+          expect(f.read('e')).toEqual(dtype === 'BF16' ? roundToBf16(wide) : wide);
+        } finally {
+          f.close();
+        }
+      }
+      const D = src.config.hiddenSize;
+      const ids = [3, 0, 3, src.config.vocabSize - 1];
+      expect(storedRows(emb, ids, D, src.config.vocabSize)).toEqual(Float32Array.from(ids.flatMap((id) => Array.from(wide.subarray(id * D, (id + 1) * D)))));
+      expect(() => storedRows(emb, [src.config.vocabSize], D, src.config.vocabSize)).toThrow(`token id ${src.config.vocabSize} at position 0 is outside the vocabulary`);
     } finally {
       src.close();
     }

@@ -3,7 +3,7 @@
 // layer through taps, and the pruner computes a module's inputs alone (attentionInput, mlpInputs).
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { LayerShape, ModelConfig } from './config.js';
-import { type LayerWeights, type StoredLayer, type StoredTensor, storedLength } from './weights.js';
+import { type LayerWeights, type StoredLayer, type StoredTensor, storedLength, storedRows } from './weights.js';
 
 /** One decoder layer's weights on a backend. */
 export interface DeviceLayer<T extends Tensor = Tensor> {
@@ -146,15 +146,6 @@ export function decoderLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl
 }
 
 /** Embedding rows for token ids, gathered on the host (the table never goes to the device). */
-export function embedTokens(c: ModelConfig, table: Float32Array, ids: ArrayLike<number>): Float32Array {
-  const D = c.hiddenSize;
-  const out = new Float32Array(ids.length * D);
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i];
-    if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) {
-      throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${c.vocabSize})`);
-    }
-    out.set(table.subarray(id * D, (id + 1) * D), i * D);
-  }
-  return out;
+export function embedTokens(c: ModelConfig, table: StoredTensor, ids: ArrayLike<number>): Float32Array {
+  return storedRows(table, ids, c.hiddenSize, c.vocabSize);
 }

@@ -380,6 +380,14 @@ export class HfSource implements ModelSource {
     return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.readStored(name));
   }
 
+  storedEmbedding(): StoredTensor {
+    return this.index.readStored(hfNames.embedding);
+  }
+
+  storedClassifier(): StoredTensor {
+    return this.config.tieEmbeddings ? this.storedEmbedding() : this.index.readStored(hfNames.classifier);
+  }
+
   finalNorm(): Float32Array {
     return this.index.read(hfNames.finalNorm);
   }

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
-import type { StoredTensor } from './weights.js';
+import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -92,10 +92,10 @@ export function assertFiniteStored(t: StoredTensor, what: string): void {
 }
 
 /** `get`, checked for non-finite values when a writer calls it (the message names `origin` and `name`). */
-export function finiteForSave(origin: string, name: string, get: () => Float32Array): () => Float32Array {
+export function finiteForSave<A extends StoredTensor>(origin: string, name: string, get: () => A): () => A {
   return () => {
     const a = get();
-    assertFinite(a, `${origin}: tensor '${name}' to save`);
+    assertFiniteStored(a, `${origin}: tensor '${name}' to save`);
     return a;
   };
 }
@@ -276,8 +276,11 @@ function parseHeader(
 export interface TensorToWrite {
   name: string;
   shape: number[];
-  /** The values, or a function producing them when their turn comes (lets callers stream). */
-  data: Float32Array | (() => Float32Array);
+  /**
+   * The values, or a function producing them when their turn comes (lets callers stream). f16/bf16
+   * bits stored in the file's dtype are written as they are (no f32 round trip).
+   */
+  data: StoredTensor | (() => StoredTensor);
 }
 
 export interface WriteSafetensorsOptions {
@@ -320,12 +323,19 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
     for (const t of tensors) {
       const data = typeof t.data === 'function' ? t.data() : t.data;
       const want = t.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== want) {
-        throw new Error(`${file}: tensor '${t.name}': ${data.length} values, shape ${fmtShape(t.shape)} needs ${want}`);
+      if (storedLength(data) !== want) {
+        throw new Error(`${file}: tensor '${t.name}': ${storedLength(data)} values, shape ${fmtShape(t.shape)} needs ${want}`);
       }
-      writeFully(fd, encodeFloats(data, dtype));
+      writeFully(fd, encodeStored(data, dtype));
     }
   });
+}
+
+/** A stored tensor's bytes in `dtype`: its own bits when it is already in that dtype, else encodeFloats of its values. */
+export function encodeStored(data: StoredTensor, dtype: SafetensorsDtype): Uint8Array {
+  if (data instanceof Float32Array) return encodeFloats(data, dtype);
+  if (data.dtype === dtype) return new Uint8Array(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength);
+  return encodeFloats(widenStored(data), dtype);
 }
 
 /** f32 values stored as F32 (the same bytes), F16 or BF16 (rounded to nearest even). */

@@ -36,6 +36,19 @@ export function widenStored(t: StoredTensor): Float32Array {
   return t.dtype === 'BF16' ? widenBf16(t.bits) : widenF16(t.bits);
 }
 
+/** Rows `ids` of a stored [V × D] table, widened: the embedding of those tokens. */
+export function storedRows(t: StoredTensor, ids: ArrayLike<number>, D: number, V: number): Float32Array {
+  const out = new Float32Array(ids.length * D);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
+    const row = out.subarray(i * D, (i + 1) * D);
+    if (t instanceof Float32Array) row.set(t.subarray(id * D, (id + 1) * D));
+    else (t.dtype === 'BF16' ? widenBf16 : widenF16)(t.bits.subarray(id * D, (id + 1) * D), row);
+  }
+  return out;
+}
+
 /** The f32 layer of a stored one. */
 export function widenLayer(w: StoredLayer): LayerWeights {
   const out = {} as Record<keyof LayerWeights, Float32Array | null>;
@@ -58,6 +71,10 @@ export interface ModelSource {
    * and widens on the device); the same values as `layer(i)`, checked finite the same way.
    */
   storedLayer?(i: number): StoredLayer;
+  /** The embedding as stored (f16/bf16 bits kept): calibration widens only its tokens' rows, an F16 save copies the bits. */
+  storedEmbedding?(): StoredTensor;
+  /** The classifier as stored (see storedEmbedding). */
+  storedClassifier?(): StoredTensor;
   finalNorm(): Float32Array; // [D]
   /** The output classifier [V × D] (the embedding when tied). */
   classifier(): Float32Array;

@@ -9,7 +9,7 @@ import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model
 import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
-import { type LayerWeights, type ModelSource, type StoredLayer, widenLayer } from '../model/weights.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer } from '../model/weights.js';
 import { calibrationWarnings, checkCalibration } from './calibration.js';
 import { diskLayerStore, type LayerStore, storedModel } from '../model/layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovered, type Recovery, type Selection } from './module.js';
@@ -110,7 +110,7 @@ class RunState<T extends Tensor> {
   readonly timer: PhaseTimer;
   readonly started = performance.now();
   /** Read once: both calibration passes embed from it and the pruned model keeps it. */
-  readonly embedding: Float32Array;
+  readonly embedding: StoredTensor;
   peakRss = process.memoryUsage().rss;
 
   constructor(
@@ -122,7 +122,7 @@ class RunState<T extends Tensor> {
   ) {
     this.c = src.config;
     this.timer = run.timer ?? new PhaseTimer();
-    this.embedding = src.embedding();
+    this.embedding = src.storedEmbedding?.() ?? src.embedding();
   }
 
   /** Reports a phase, then lets the event loop run: a signal (Ctrl-C) is handled between phases even when the CPU backend never waits. */
@@ -158,7 +158,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
     stream.free();
   }
   const config: ModelConfig = { ...c, layers: layers.map((x) => x.shape) };
-  const model = storedModel(config, st.store, { embedding: st.embedding, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
+  const model = storedModel(config, st.store, { embedding: st.embedding, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : (src.storedClassifier?.() ?? src.classifier()) });
   const before = decoderLinearParams(c);
   const after = decoderLinearParams(config);
   const memory = b.deviceMemory();
