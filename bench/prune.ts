@@ -189,16 +189,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   mem.stop();
   const t = report.timeMs;
   const wait = inst.statsWaitMs();
-  const named = t.forward + t.statistics + wait + t.scoring + t.eigen + t.regression;
-  const phases: Record<BenchPhase, number> = {
-    forward: round1(t.forward),
-    statistics: round1(t.statistics + wait),
-    scoring: round1(t.scoring),
-    eigen: round1(t.eigen),
-    regression: round1(t.regression),
-    write: round1(writeMs),
-    other: round1(t.total - named),
-  };
+  const phases = benchPhases(t, wait, writeMs);
   const phaseSplit = splitPhases(phases, inst.deviceWaitMs(), wait);
   return {
     device: report.device,
@@ -217,6 +208,20 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     removedFraction: report.params.removedFraction,
     layerScores: report.layerScores,
     ratios: report.ratios,
+  };
+}
+
+/** The benchmark's phases from pruneModel's (the statistics reads' wait moved from 'other' to 'statistics'). */
+function benchPhases(t: PruneReport['timeMs'], statsWait: number, writeMs: number): Record<BenchPhase, number> {
+  const named = t.forward + t.statistics + statsWait + t.scoring + t.eigen + t.regression;
+  return {
+    forward: round1(t.forward),
+    statistics: round1(t.statistics + statsWait),
+    scoring: round1(t.scoring),
+    eigen: round1(t.eigen),
+    regression: round1(t.regression),
+    write: round1(writeMs),
+    other: round1(t.total - named),
   };
 }
 
