@@ -27,6 +27,7 @@ import { layerStoreFor } from '../src/model/layer-store.js';
 import { pruneModel, type PruneProgress, type PruneReport } from '../src/prune/orchestrator.js';
 import { regressionRecovery } from '../src/prune/recoveries.js';
 import { slimllmMethod } from '../src/prune/slimllm.js';
+import { type Phase, PhaseTimer } from '../src/prune/timer.js';
 import { choiceFlag, intFlag, isMain, log, median, numFlag, parseFlags, provenance, round1, RssPeak, rssMB } from './common.js';
 import { SHAPES, syntheticCalibration, writeSyntheticCheckpoint, type ShapeName } from './synth.js';
 
@@ -49,30 +50,40 @@ export interface ChildJob {
 }
 
 /**
- * The backend as the benchmark runs it: `b` itself, plus the statistics wait. pruneModel's
- * 'statistics' phase times the *encoding* of the covariance updates; on the GPU the work runs
- * asynchronously and is waited for by the first read of the statistics (their column means),
- * which happens outside every phase ('other'). The time spent in those reads is counted here and
- * moved to 'statistics' (on the CPU it is ~0).
+ * The backend as the benchmark runs it: `b` itself, plus the time the host spends blocked on the
+ * device. pruneModel's 'statistics' phase times the *encoding* of the covariance updates; on the
+ * GPU the work runs asynchronously and is waited for by the first read of the statistics (their
+ * column means), which happens outside every phase ('other'). The time spent in those reads is
+ * counted here and moved to 'statistics' (on the CPU it is ~0). Every other wait on the device
+ * (read, sync, the async factorisations) is charged to the phase `timer` is in when it starts.
  */
-export function instrument<T extends Tensor>(b: Backend<T>): { backend: Backend<T>; statsWaitMs: () => number } {
+export function instrument<T extends Tensor>(b: Backend<T>, timer: PhaseTimer): { backend: Backend<T>; statsWaitMs: () => number; deviceWaitMs: () => Record<Phase | 'other', number> } {
   const statMeans = new WeakSet<object>();
   let statsWait = 0;
+  const waits: Record<Phase | 'other', number> = { forward: 0, statistics: 0, scoring: 0, eigen: 0, regression: 0, other: 0 };
   const covInit = (dim: number) => {
     const st = b.covInit(dim);
     statMeans.add(st.mean);
     return st;
   };
-  const read = async (t: T): Promise<Float32Array> => {
-    if (!statMeans.has(t)) return b.read(t);
+  const waited = <A extends unknown[], R>(f: (...a: A) => Promise<R>, stats?: (...a: A) => boolean) => async (...a: A): Promise<R> => {
+    const phase = timer.current() ?? 'other';
     const t0 = performance.now();
     try {
-      return await b.read(t);
+      return await f.apply(b, a);
     } finally {
-      statsWait += performance.now() - t0;
+      const ms = performance.now() - t0;
+      if (stats?.(...a)) statsWait += ms;
+      else waits[phase] += ms;
     }
   };
-  const overrides: Record<string, unknown> = { read, covInit };
+  const overrides: Record<string, unknown> = {
+    covInit,
+    read: waited(b.read, (t: T) => statMeans.has(t)),
+    sync: waited(b.sync),
+    cholesky: waited(b.cholesky),
+    spectralSigmoid: waited(b.spectralSigmoid),
+  };
   const backend = new Proxy(b, {
     get(target, prop) {
       if (typeof prop === 'string' && prop in overrides) return overrides[prop];
@@ -80,7 +91,7 @@ export function instrument<T extends Tensor>(b: Backend<T>): { backend: Backend<
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { backend, statsWaitMs: () => statsWait };
+  return { backend, statsWaitMs: () => statsWait, deviceWaitMs: () => ({ ...waits }) };
 }
 
 /** One measured run on one device. */
@@ -92,6 +103,14 @@ export interface DeviceResult {
   pruneMs: number;
   /** Phase times, ms; 'other' = pruneModel's total minus its named phases (weight reads and uploads, slicing, ratio solve). */
   phases: Record<BenchPhase, number>;
+  /**
+   * Each phase split in two: `device`, the time the host spent blocked waiting on the device
+   * (reads, syncs, the async factorisations) within it; `host`, the rest (work on the host,
+   * including encoding; on the CPU backend every kernel is host work). host + device = phases[p].
+   */
+  phaseSplit: Record<BenchPhase, { host: number; device: number }>;
+  /** Host time of the phases that are not kernels: other + write (host side), ms. */
+  hostMs: number;
   /** Peak RSS over pruning and writing (kernel high-water mark; sampled where unavailable). */
   peakRssMB: number;
   /** Peak RSS over pruning alone. */
@@ -121,7 +140,8 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const mem = new RssPeak(50);
   const src = openHf(job.model);
   const dev = await createBackend(job.device);
-  const inst = instrument(dev);
+  const timer = new PhaseTimer();
+  const inst = instrument(dev, timer);
   const b = inst.backend;
   const tag = `[${job.device}]`;
   const t0 = performance.now();
@@ -144,6 +164,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
       recovery: regressionRecovery,
       ratios: { kind: 'layer-based' as const, p: job.p, K: L, alpha: job.alpha },
       batchRows: job.batchRows,
+      timer,
       layerStore: layerStoreFor(job.layerStore ?? 'disk'),
     };
     const out = await pruneModel(b, src, calib, run, onProgress);
@@ -168,21 +189,15 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   mem.stop();
   const t = report.timeMs;
   const wait = inst.statsWaitMs();
-  const named = t.forward + t.statistics + wait + t.scoring + t.eigen + t.regression;
-  const phases: Record<BenchPhase, number> = {
-    forward: round1(t.forward),
-    statistics: round1(t.statistics + wait),
-    scoring: round1(t.scoring),
-    eigen: round1(t.eigen),
-    regression: round1(t.regression),
-    write: round1(writeMs),
-    other: round1(t.total - named),
-  };
+  const phases = benchPhases(t, wait, writeMs);
+  const phaseSplit = splitPhases(phases, inst.deviceWaitMs(), wait);
   return {
     device: report.device,
     ms: round1(t.total + writeMs),
     pruneMs: round1(t.total),
     phases,
+    phaseSplit,
+    hostMs: round1(phaseSplit.other.host + phaseSplit.write.host),
     // max(): the kernel's per-thread RSS counters are synced lazily, so two readings can differ by a few pages.
     peakRssMB: round1(Math.max(all.hwm ?? all.sampled, prunePeak.hwm ?? prunePeak.sampled)),
     peakRssPruneMB: round1(prunePeak.hwm ?? prunePeak.sampled),
@@ -194,6 +209,31 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     layerScores: report.layerScores,
     ratios: report.ratios,
   };
+}
+
+/** The benchmark's phases from pruneModel's (the statistics reads' wait moved from 'other' to 'statistics'). */
+function benchPhases(t: PruneReport['timeMs'], statsWait: number, writeMs: number): Record<BenchPhase, number> {
+  const named = t.forward + t.statistics + statsWait + t.scoring + t.eigen + t.regression;
+  return {
+    forward: round1(t.forward),
+    statistics: round1(t.statistics + statsWait),
+    scoring: round1(t.scoring),
+    eigen: round1(t.eigen),
+    regression: round1(t.regression),
+    write: round1(writeMs),
+    other: round1(t.total - named),
+  };
+}
+
+/** Splits each phase into host time and device wait (the statistics reads' wait belongs to 'statistics'). */
+function splitPhases(phases: Record<BenchPhase, number>, waits: Record<Phase | 'other', number>, statsWait: number): Record<BenchPhase, { host: number; device: number }> {
+  const device: Record<BenchPhase, number> = { ...waits, statistics: waits.statistics + statsWait, write: 0 };
+  return Object.fromEntries(
+    PHASES.map((p) => {
+      const d = Math.min(device[p], phases[p]);
+      return [p, { host: round1(phases[p] - d), device: round1(d) }];
+    }),
+  ) as Record<BenchPhase, { host: number; device: number }>;
 }
 
 let current: ChildProcess | null = null;
@@ -230,6 +270,8 @@ interface Summary {
   peakGpuMB?: number | null;
   gpuLiveAfterMB?: number | null;
   phases: Record<BenchPhase, number>;
+  phaseSplit: Record<BenchPhase, { host: number; device: number }>;
+  hostMs: number;
   device: string;
   reps: number[];
   removedFraction: number;
@@ -246,6 +288,10 @@ function summarise(rs: DeviceResult[], gpu: boolean): Summary {
     peakRssPruneMB: Math.max(...rs.map((r) => r.peakRssPruneMB)),
     reportPeakRssMB: Math.max(...rs.map((r) => r.reportPeakRssMB)),
     phases,
+    phaseSplit: Object.fromEntries(
+      PHASES.map((p) => [p, { host: round1(median(rs.map((r) => r.phaseSplit[p].host))), device: round1(median(rs.map((r) => r.phaseSplit[p].device))) }]),
+    ) as Record<BenchPhase, { host: number; device: number }>,
+    hostMs: round1(median(rs.map((r) => r.hostMs))),
     device: rs[0].device,
     reps: rs.map((r) => r.ms),
     removedFraction: Number(rs[0].removedFraction.toFixed(4)),

@@ -10,12 +10,73 @@ import { EMBED_STD, SHAPE_SPECS, syntheticCalibration, writeSyntheticCheckpoint 
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { openHf } from '../src/model/hf.js';
 import { sequenceLogits } from '../src/model/runner.js';
+import { assertFinite, assertFiniteStored, SafetensorsFile, writeSafetensors } from '../src/model/safetensors.js';
+import { storedRows, widenLayer } from '../src/model/weights.js';
+import { roundToBf16 } from '../src/model/half.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-synth-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const dir2 = path.join(tmp, 'tiny2');
 const written = writeSyntheticCheckpoint(dir2, { shape: 'tiny', layers: 2, seed: 7 });
+
+describe('the checkpoint as stored', () => {
+  it('storedLayer keeps f16 bits that widen (host or device) to layer()', async () => {
+    const src = openHf(dir2);
+    try {
+      const stored = src.storedLayer!(1);
+      expect(stored.wq).not.toBeInstanceOf(Float32Array);
+      expect(widenLayer(stored)).toEqual(src.layer(1));
+      const cpu = new CpuBackend();
+      const t = cpu.widenHalf((stored.wGate as { bits: Uint16Array }).bits, 'F16', [src.layer(1).wGate.length]);
+      expect(t.data).toEqual(src.layer(1).wGate);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('16-bit bits are written as they are in their own dtype, widened or narrowed in another; token rows widen alone', () => {
+    const src = openHf(dir2);
+    try {
+      const emb = src.storedEmbedding!();
+      expect(emb).not.toBeInstanceOf(Float32Array);
+      const wide = src.embedding();
+      for (const dtype of ['F16', 'F32', 'BF16'] as const) {
+        const file = path.join(tmp, `emb-${dtype}.safetensors`);
+        writeSafetensors(file, [{ name: 'e', shape: [wide.length], data: () => emb }], { dtype });
+        const f = SafetensorsFile.open(file);
+        try {
+          if (dtype === 'F16') expect(Array.from((f.readStored('e') as { bits: Uint16Array }).bits)).toEqual(Array.from((emb as { bits: Uint16Array }).bits));
+          expect(f.read('e')).toEqual(dtype === 'BF16' ? roundToBf16(wide) : wide);
+        } finally {
+          f.close();
+        }
+      }
+      const D = src.config.hiddenSize;
+      const ids = [3, 0, 3, src.config.vocabSize - 1];
+      expect(storedRows(emb, ids, D, src.config.vocabSize)).toEqual(Float32Array.from(ids.flatMap((id) => Array.from(wide.subarray(id * D, (id + 1) * D)))));
+      expect(() => storedRows(emb, [src.config.vocabSize], D, src.config.vocabSize)).toThrow(`token id ${src.config.vocabSize} at position 0 is outside the vocabulary`);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('a non-finite f16 weight is refused without widening, with the message the f32 check gives', () => {
+    const file = path.join(tmp, 'inf.safetensors');
+    writeSafetensors(file, [{ name: 'w', shape: [3], data: new Float32Array([1, 2, 3]) }], { dtype: 'F16' });
+    const fd = fs.openSync(file, 'r+');
+    const size = fs.fstatSync(fd).size;
+    fs.writeSync(fd, Buffer.from([0x00, 0xfc]), 0, 2, size - 2); // last element: -Inf
+    fs.closeSync(fd);
+    const f = SafetensorsFile.open(file);
+    try {
+      expect(() => assertFiniteStored(f.readStored('w'), 'inf.safetensors')).toThrow('inf.safetensors: element 2 is -Infinity (weights must be finite)');
+      expect(() => assertFinite(f.read('w'), 'inf.safetensors')).toThrow('inf.safetensors: element 2 is -Infinity (weights must be finite)');
+    } finally {
+      f.close();
+    }
+  });
+});
 
 describe('writeSyntheticCheckpoint', () => {
   it('writes a loadable Hugging Face folder with the shape asked for', () => {
@@ -94,6 +155,16 @@ describe('the benchmark run on the synthetic model', () => {
       expect(r.phases.forward).toBeGreaterThan(0);
       expect(r.phases.write).toBeGreaterThan(0);
       expect(r.peakRssMB).toBeGreaterThan(0);
+      // Every phase splits into host time and device wait that add up to it.
+      for (const [phase, ms] of Object.entries(r.phases)) {
+        const { host, device: wait } = r.phaseSplit[phase as keyof typeof r.phases];
+        expect(host).toBeGreaterThanOrEqual(0);
+        expect(wait).toBeGreaterThanOrEqual(0);
+        expect(Math.abs(host + wait - ms)).toBeLessThan(0.15);
+      }
+      expect(r.phaseSplit.write.device).toBe(0);
+      if (device === 'gpu') expect(r.phaseSplit.forward.device).toBeGreaterThan(0);
+      expect(r.hostMs).toBeCloseTo(r.phaseSplit.other.host + r.phaseSplit.write.host, 1);
       if (device === 'gpu') {
         expect(r.peakGpuMB).toBeGreaterThan(0);
         expect(r.gpuLiveAfterMB).toBe(0);

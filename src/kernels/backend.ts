@@ -49,6 +49,9 @@ export interface DeviceMemory {
   readonly peakBytes: number;
 }
 
+/** 16-bit storage types a checkpoint's weights can arrive in. */
+export type HalfDtype = 'F16' | 'BF16';
+
 export interface Backend<T extends Tensor = Tensor> {
   /** Human-readable device name (adapter name or 'cpu'). */
   readonly deviceName: string;
@@ -56,6 +59,11 @@ export interface Backend<T extends Tensor = Tensor> {
   deviceMemory(): DeviceMemory | null;
 
   upload(data: Float32Array, shape: readonly number[]): T;
+  /**
+   * An f32 tensor from f16 or bf16 bits as a checkpoint stores them: the GPU uploads the 16-bit
+   * words and widens them on the device. Bit for bit the host's widening (NaN: the one quiet NaN).
+   */
+  widenHalf(bits: Uint16Array, dtype: HalfDtype, shape: readonly number[]): T;
   read(t: T): Promise<Float32Array>;
   free(t: T): void;
   /** Waits until all queued work is done (timing). */

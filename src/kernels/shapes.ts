@@ -1,6 +1,8 @@
 // Shape checks and helpers shared by both kernel sides (src/kernels/cpu and src/kernels/gpu), so
 // the two twins accept the same shapes and word their refusals the same way.
-import type { AttentionOptions, Tensor } from './backend.js';
+import type { AttentionOptions, HalfDtype, Tensor } from './backend.js';
+
+export type { HalfDtype };
 
 /** Rows and columns of a tensor seen as a matrix (last dimension = columns). */
 export function dims2(t: Tensor): [number, number] {
@@ -50,4 +52,12 @@ export function linearDims(
   }
   const M = K === 0 ? x.shape.slice(0, -1).reduce((a, b) => a * b, 1) : x.size / K;
   return [M, K, N];
+}
+
+/** The element count of `shape` after checking `bits` holds exactly that many 16-bit values. */
+export function checkHalfUpload(bits: Uint16Array, dtype: HalfDtype, shape: readonly number[]): number {
+  if (dtype !== 'F16' && dtype !== 'BF16') throw new Error(`widenHalf: dtype ${JSON.stringify(dtype)} is not F16 or BF16`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (bits.length !== n) throw new Error(`widenHalf: ${bits.length} values for shape [${shape}]`);
+  return n;
 }

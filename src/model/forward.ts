@@ -3,7 +3,7 @@
 // layer through taps, and the pruner computes a module's inputs alone (attentionInput, mlpInputs).
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { LayerShape, ModelConfig } from './config.js';
-import type { LayerWeights } from './weights.js';
+import { type LayerWeights, type StoredLayer, type StoredTensor, storedLength, storedRows } from './weights.js';
 
 /** One decoder layer's weights on a backend. */
 export interface DeviceLayer<T extends Tensor = Tensor> {
@@ -21,27 +21,29 @@ export interface DeviceLayer<T extends Tensor = Tensor> {
   downBias: T | null;
 }
 
-export function uploadLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights): DeviceLayer<T> {
+export function uploadLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, l: number, w: LayerWeights | StoredLayer): DeviceLayer<T> {
   const s = c.layers[l];
   const D = c.hiddenSize;
   const d = c.headDim;
-  const check = (arr: Float32Array, n: number, what: string) => {
-    if (arr.length !== n) throw new Error(`layer ${l} ${what}: ${arr.length} values, expected ${n}`);
-    return arr;
+  // f16/bf16 tensors go up as their 16-bit words and are widened on the device.
+  const up = (t: StoredTensor, shape: number[], what: string): T => {
+    const n = shape.reduce((a, x) => a * x, 1);
+    if (storedLength(t) !== n) throw new Error(`layer ${l} ${what}: ${storedLength(t)} values, expected ${n}`);
+    return t instanceof Float32Array ? b.upload(t, shape) : b.widenHalf(t.bits, t.dtype, shape);
   };
   return {
     shape: s,
-    attnNorm: b.upload(check(w.attnNorm, D, 'input_layernorm'), [D]),
-    wq: b.upload(check(w.wq, s.nHeads * d * D, 'q_proj'), [s.nHeads * d, D]),
-    wk: b.upload(check(w.wk, s.nKvHeads * d * D, 'k_proj'), [s.nKvHeads * d, D]),
-    wv: b.upload(check(w.wv, s.nKvHeads * d * D, 'v_proj'), [s.nKvHeads * d, D]),
-    wo: b.upload(check(w.wo, D * s.nHeads * d, 'o_proj'), [D, s.nHeads * d]),
-    oBias: w.oBias ? b.upload(check(w.oBias, D, 'o_proj bias'), [D]) : null,
-    ffnNorm: b.upload(check(w.ffnNorm, D, 'post_attention_layernorm'), [D]),
-    wGate: b.upload(check(w.wGate, s.ffnDim * D, 'gate_proj'), [s.ffnDim, D]),
-    wUp: b.upload(check(w.wUp, s.ffnDim * D, 'up_proj'), [s.ffnDim, D]),
-    wDown: b.upload(check(w.wDown, D * s.ffnDim, 'down_proj'), [D, s.ffnDim]),
-    downBias: w.downBias ? b.upload(check(w.downBias, D, 'down_proj bias'), [D]) : null,
+    attnNorm: up(w.attnNorm, [D], 'input_layernorm'),
+    wq: up(w.wq, [s.nHeads * d, D], 'q_proj'),
+    wk: up(w.wk, [s.nKvHeads * d, D], 'k_proj'),
+    wv: up(w.wv, [s.nKvHeads * d, D], 'v_proj'),
+    wo: up(w.wo, [D, s.nHeads * d], 'o_proj'),
+    oBias: w.oBias ? up(w.oBias, [D], 'o_proj bias') : null,
+    ffnNorm: up(w.ffnNorm, [D], 'post_attention_layernorm'),
+    wGate: up(w.wGate, [s.ffnDim, D], 'gate_proj'),
+    wUp: up(w.wUp, [s.ffnDim, D], 'up_proj'),
+    wDown: up(w.wDown, [D, s.ffnDim], 'down_proj'),
+    downBias: w.downBias ? up(w.downBias, [D], 'down_proj bias') : null,
   };
 }
 
@@ -144,15 +146,6 @@ export function decoderLayer<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl
 }
 
 /** Embedding rows for token ids, gathered on the host (the table never goes to the device). */
-export function embedTokens(c: ModelConfig, table: Float32Array, ids: ArrayLike<number>): Float32Array {
-  const D = c.hiddenSize;
-  const out = new Float32Array(ids.length * D);
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i];
-    if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) {
-      throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${c.vocabSize})`);
-    }
-    out.set(table.subarray(id * D, (id + 1) * D), i * D);
-  }
-  return out;
+export function embedTokens(c: ModelConfig, table: StoredTensor, ids: ArrayLike<number>): Float32Array {
+  return storedRows(table, ids, c.hiddenSize, c.vocabSize);
 }

@@ -2,27 +2,16 @@
 // nearest, ties to even (what PyTorch's .half() / .bfloat16() do), so a checkpoint we write in
 // f16/bf16 holds the same bits PyTorch would.
 
+import { f16ToF32Table } from '../kernels/cpu/widen.js';
+
+// The bulk widening loops are the CPU twin of the GPU's widen kernel; every host read uses them.
+export { widenBf16, widenF16 } from '../kernels/cpu/widen.js';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-let f16Table: Float32Array | null = null;
-
-function buildF16Table(): Float32Array {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    if (e === 0) t[h] = sign * m * 2 ** -24;
-    else if (e === 31) t[h] = m ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return t;
-}
-
 export function f16BitsToF32(h: number): number {
-  f16Table ??= buildF16Table();
-  return f16Table[h & 0xffff];
+  return f16ToF32Table()[h & 0xffff];
 }
 
 export function bf16BitsToF32(b: number): number {
@@ -32,7 +21,11 @@ export function bf16BitsToF32(b: number): number {
 
 export function f32ToF16Bits(v: number): number {
   f32[0] = v;
-  const x = u32[0];
+  return f32BitsToF16Bits(u32[0]);
+}
+
+/** f16 bits of the f32 whose bits are `x` (round to nearest, ties to even). */
+function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -53,6 +46,26 @@ export function f32ToF16Bits(v: number): number {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is correct
   return sign | h;
+}
+
+/**
+ * Narrows f32 values to f16 bits in bulk, bit for bit what f32ToF16Bits gives element by element;
+ * written inline over the f32 bits because a per-element call dominated F16 saves.
+ */
+export function narrowF16(a: Float32Array, out = new Uint16Array(a.length)): Uint16Array {
+  const x32 = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < a.length; i++) out[i] = f32BitsToF16Bits(x32[i]);
+  return out;
+}
+
+/** Narrows f32 values to bf16 bits in bulk (what f32ToBf16Bits gives element by element). */
+export function narrowBf16(a: Float32Array, out = new Uint16Array(a.length)): Uint16Array {
+  const x32 = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = x32[i];
+    out[i] = (x & 0x7fffffff) > 0x7f800000 ? ((x >>> 16) | 0x40) & 0xffff : ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return out;
 }
 
 export function f32ToBf16Bits(v: number): number {

@@ -22,8 +22,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
-import { assertFinite, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
-import { allZero, type LayerWeights, type ModelSource, readLayerTensors } from './weights.js';
+import { assertFinite, assertFiniteStored, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
+import { allZero, type LayerWeights, type ModelSource, readLayerTensors, type StoredLayer, type StoredTensor } from './weights.js';
 
 /** Largest widths (hidden, FFN, heads, vocabulary, positions) and layer count a config may give. */
 const MAX_WIDTH = 1 << 24;
@@ -323,6 +323,15 @@ class TensorIndex {
     return a;
   }
 
+  /** `read`, with f16/bf16 tensors left as their bits (checked finite all the same). */
+  readStored(name: string): StoredTensor {
+    const f = this.where.get(name);
+    if (!f) throw new Error(`${this.describe}: tensor '${name}' is missing`);
+    const a = f.readStored(name);
+    assertFiniteStored(a, `${f.file}: tensor '${name}'`);
+    return a;
+  }
+
   close(): void {
     for (const f of this.files) f.close();
   }
@@ -364,6 +373,19 @@ export class HfSource implements ModelSource {
   layer(i: number): LayerWeights {
     if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
     return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.read(name));
+  }
+
+  storedLayer(i: number): StoredLayer {
+    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+    return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.readStored(name));
+  }
+
+  storedEmbedding(): StoredTensor {
+    return this.index.readStored(hfNames.embedding);
+  }
+
+  storedClassifier(): StoredTensor {
+    return this.config.tieEmbeddings ? this.storedEmbedding() : this.index.readStored(hfNames.classifier);
   }
 
   finalNorm(): Float32Array {

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { removeOnExit, removeStale } from '../cleanup.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
-import type { LayerWeights, ModelSource } from './weights.js';
+import { type LayerWeights, type ModelSource, type StoredTensor, widenStored } from './weights.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerStore {
@@ -89,19 +89,22 @@ export function layerStoreFor(kind: 'disk' | 'memory', workDir?: string): LayerS
 export function storedModel(
   config: ModelConfig,
   store: LayerStore,
-  parts: { embedding: Float32Array; finalNorm: Float32Array; classifier: Float32Array | null },
+  parts: { embedding: StoredTensor; finalNorm: Float32Array; classifier: StoredTensor | null },
   origin = 'pruned model',
 ): ModelSource {
   return {
     config,
     origin,
-    embedding: () => parts.embedding,
+    // 16-bit parts stay as stored: widened for each caller that wants f32, copied as they are by an F16 save.
+    embedding: () => widenStored(parts.embedding),
+    storedEmbedding: () => parts.embedding,
     layer: (i) => {
       if (!Number.isInteger(i) || i < 0 || i >= config.nLayers) throw new Error(`${origin}: no layer ${i} (it has ${config.nLayers})`);
       return store.get(i);
     },
     finalNorm: () => parts.finalNorm,
-    classifier: () => parts.classifier ?? parts.embedding,
+    classifier: () => widenStored(parts.classifier ?? parts.embedding),
+    storedClassifier: () => parts.classifier ?? parts.embedding,
     close: () => store.close(),
   };
 }

@@ -36,14 +36,15 @@ export async function runDecoder<T extends Tensor>(
     if (s.length > c.maxSeqLen) throw new Error(`a sequence of ${s.length} tokens exceeds the model's maximum length ${c.maxSeqLen}`);
   }
   const passes = planBatches(lengths, maxRows, maxPass);
-  const table = src.embedding();
+  // As stored where the source keeps 16-bit weights: only the tokens' rows are widened, and layers widen on the device.
+  const table = src.storedEmbedding?.() ?? src.embedding();
   const steps = passes.length * (c.nLayers + 1);
   let step = 0;
   for (const pass of passes) {
     const stream = HiddenStream.embed(b, c, table, seqs, pass);
     try {
       for (let l = 0; l < c.nLayers; l++) {
-        const dl = uploadLayer(b, c, l, src.layer(l));
+        const dl = uploadLayer(b, c, l, src.storedLayer?.(l) ?? src.layer(l));
         stream.throughLayer(dl);
         freeLayer(b, dl);
         opts.onProgress?.(++step, steps, `layer ${l}`);

@@ -10,7 +10,8 @@
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
+import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -77,11 +78,24 @@ export function assertFinite(arr: ArrayLike<number>, what: string): void {
   }
 }
 
+/** assertFinite for a stored tensor: f16/bf16 bits are checked without widening (all-ones exponent: ±Inf or NaN). */
+export function assertFiniteStored(t: StoredTensor, what: string): void {
+  if (t instanceof Float32Array) return assertFinite(t, what);
+  const exp = t.dtype === 'BF16' ? 0x7f80 : 0x7c00;
+  const bits = t.bits;
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & exp) === exp) {
+      const v = t.dtype === 'BF16' ? bf16BitsToF32(bits[i]) : f16BitsToF32(bits[i]);
+      throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
+    }
+  }
+}
+
 /** `get`, checked for non-finite values when a writer calls it (the message names `origin` and `name`). */
-export function finiteForSave(origin: string, name: string, get: () => Float32Array): () => Float32Array {
+export function finiteForSave<A extends StoredTensor>(origin: string, name: string, get: () => A): () => A {
   return () => {
     const a = get();
-    assertFinite(a, `${origin}: tensor '${name}' to save`);
+    assertFiniteStored(a, `${origin}: tensor '${name}' to save`);
     return a;
   };
 }
@@ -161,6 +175,12 @@ export class SafetensorsFile {
 
   /** Reads one tensor, widened to f32. */
   read(name: string): Float32Array {
+    const t = this.readStored(name);
+    return t instanceof Float32Array ? t : t.dtype === 'BF16' ? widenBf16(t.bits) : widenF16(t.bits);
+  }
+
+  /** Reads one tensor as stored: f32 values, or f16/bf16 bits left for the caller (or the device) to widen. */
+  readStored(name: string): StoredTensor {
     const t = this.info(name);
     if (this.fd === null) throw new Error(`${this.file}: read of '${name}' after close`);
     const count = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
@@ -172,14 +192,7 @@ export class SafetensorsFile {
     }
     const bits = new Uint16Array(count);
     readFully(this.fd, new Uint8Array(bits.buffer), pos, `${this.file}: tensor '${name}'`);
-    const out = new Float32Array(count);
-    if (t.dtype === 'BF16') {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = bits[i] << 16;
-    } else {
-      for (let i = 0; i < count; i++) out[i] = f16BitsToF32(bits[i]);
-    }
-    return out;
+    return { dtype: t.dtype, bits };
   }
 
   close(): void {
@@ -263,8 +276,11 @@ function parseHeader(
 export interface TensorToWrite {
   name: string;
   shape: number[];
-  /** The values, or a function producing them when their turn comes (lets callers stream). */
-  data: Float32Array | (() => Float32Array);
+  /**
+   * The values, or a function producing them when their turn comes (lets callers stream). f16/bf16
+   * bits stored in the file's dtype are written as they are (no f32 round trip).
+   */
+  data: StoredTensor | (() => StoredTensor);
 }
 
 export interface WriteSafetensorsOptions {
@@ -307,19 +323,24 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
     for (const t of tensors) {
       const data = typeof t.data === 'function' ? t.data() : t.data;
       const want = t.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== want) {
-        throw new Error(`${file}: tensor '${t.name}': ${data.length} values, shape ${fmtShape(t.shape)} needs ${want}`);
+      if (storedLength(data) !== want) {
+        throw new Error(`${file}: tensor '${t.name}': ${storedLength(data)} values, shape ${fmtShape(t.shape)} needs ${want}`);
       }
-      writeFully(fd, encodeFloats(data, dtype));
+      writeFully(fd, encodeStored(data, dtype));
     }
   });
+}
+
+/** A stored tensor's bytes in `dtype`: its own bits when it is already in that dtype, else encodeFloats of its values. */
+export function encodeStored(data: StoredTensor, dtype: SafetensorsDtype): Uint8Array {
+  if (data instanceof Float32Array) return encodeFloats(data, dtype);
+  if (data.dtype === dtype) return new Uint8Array(data.bits.buffer, data.bits.byteOffset, data.bits.byteLength);
+  return encodeFloats(widenStored(data), dtype);
 }
 
 /** f32 values stored as F32 (the same bytes), F16 or BF16 (rounded to nearest even). */
 export function encodeFloats(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const bits = new Uint16Array(data.length);
-  if (dtype === 'BF16') for (let i = 0; i < data.length; i++) bits[i] = f32ToBf16Bits(data[i]);
-  else for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]);
+  const bits = dtype === 'BF16' ? narrowBf16(data) : narrowF16(data);
   return new Uint8Array(bits.buffer);
 }

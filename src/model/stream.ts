@@ -4,7 +4,7 @@
 import type { Backend, Tensor } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 import { decoderLayer, embedTokens, type DeviceLayer, type LayerTaps } from './forward.js';
-import type { ModelSource } from './weights.js';
+import type { ModelSource, StoredTensor } from './weights.js';
 
 /** Equal-length sequences run together: rows = sequences × seqLen. */
 export interface Batch<T extends Tensor = Tensor> {
@@ -62,7 +62,7 @@ export class HiddenStream<T extends Tensor> {
   static embed<T extends Tensor>(
     b: Backend<T>,
     c: ModelConfig,
-    table: Float32Array,
+    table: StoredTensor,
     seqs: readonly (readonly number[])[],
     plan: number[][],
   ): HiddenStream<T> {
@@ -83,13 +83,14 @@ export class HiddenStream<T extends Tensor> {
 
   /**
    * Calibration sequences (all of one length) as a single pass: batches of at most `batchRows` rows,
-   * at least one sequence each.
+   * at least one sequence each. `table`: the embedding when the caller already holds it (reading
+   * it widens the whole vocabulary, the largest read of a prune).
    */
-  static calibration<T extends Tensor>(b: Backend<T>, src: ModelSource, calib: number[][], batchRows?: number): HiddenStream<T> {
+  static calibration<T extends Tensor>(b: Backend<T>, src: ModelSource, calib: number[][], batchRows?: number, table?: StoredTensor): HiddenStream<T> {
     const c = src.config;
     const rows = Math.max(batchRows ?? defaultBatchRows(c), calib[0].length);
     const plan = planBatches(calib.map((s) => s.length), rows, Number.MAX_SAFE_INTEGER)[0];
-    return HiddenStream.embed(b, c, src.embedding(), calib, plan);
+    return HiddenStream.embed(b, c, table ?? src.embedding(), calib, plan);
   }
 
   /** Token positions in the stream. */

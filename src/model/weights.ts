@@ -1,5 +1,7 @@
 // In-memory weights of one decoder layer, f32, row-major, checkpoint (nn.Linear) layout:
 // a projection from `in` to `out` features is [out × in].
+import type { HalfDtype } from '../kernels/backend.js';
+import { widenBf16, widenF16 } from '../kernels/cpu/widen.js';
 import type { LayerShape, ModelConfig } from './config.js';
 import { permuteHalfToInterleaved, permuteInterleavedToHalf } from './rope-layout.js';
 
@@ -17,6 +19,43 @@ export interface LayerWeights {
   downBias: Float32Array | null; // [D]
 }
 
+/** A tensor as the checkpoint stores it: f32 values, or f16/bf16 bits not yet widened. */
+export type StoredTensor = Float32Array | { dtype: HalfDtype; bits: Uint16Array };
+
+/** A layer's tensors as stored (what a device upload takes: 16-bit weights are widened there). */
+export type StoredLayer = { [K in keyof LayerWeights]: null extends LayerWeights[K] ? StoredTensor | null : StoredTensor };
+
+/** Element count of a stored tensor. */
+export function storedLength(t: StoredTensor): number {
+  return t instanceof Float32Array ? t.length : t.bits.length;
+}
+
+/** f32 values of a stored tensor (f16/bf16 widened on the host). */
+export function widenStored(t: StoredTensor): Float32Array {
+  if (t instanceof Float32Array) return t;
+  return t.dtype === 'BF16' ? widenBf16(t.bits) : widenF16(t.bits);
+}
+
+/** Rows `ids` of a stored [V × D] table, widened: the embedding of those tokens. */
+export function storedRows(t: StoredTensor, ids: ArrayLike<number>, D: number, V: number): Float32Array {
+  const out = new Float32Array(ids.length * D);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
+    const row = out.subarray(i * D, (i + 1) * D);
+    if (t instanceof Float32Array) row.set(t.subarray(id * D, (id + 1) * D));
+    else (t.dtype === 'BF16' ? widenBf16 : widenF16)(t.bits.subarray(id * D, (id + 1) * D), row);
+  }
+  return out;
+}
+
+/** The f32 layer of a stored one. */
+export function widenLayer(w: StoredLayer): LayerWeights {
+  const out = {} as Record<keyof LayerWeights, Float32Array | null>;
+  for (const k of Object.keys(w) as (keyof LayerWeights)[]) out[k] = w[k] === null ? null : widenStored(w[k]!);
+  return out as unknown as LayerWeights;
+}
+
 /**
  * A model whose weights are read on demand, one layer at a time, so that nothing needs the whole
  * model in memory. q/k rows are in the layout `config.ropeLayout` says.
@@ -27,6 +66,15 @@ export interface ModelSource {
   readonly origin: string;
   embedding(): Float32Array; // [V × D]
   layer(i: number): LayerWeights;
+  /**
+   * Layer `i` as stored, where the source keeps 16-bit weights (so an upload moves half the bytes
+   * and widens on the device); the same values as `layer(i)`, checked finite the same way.
+   */
+  storedLayer?(i: number): StoredLayer;
+  /** The embedding as stored (f16/bf16 bits kept): calibration widens only its tokens' rows, an F16 save copies the bits. */
+  storedEmbedding?(): StoredTensor;
+  /** The classifier as stored (see storedEmbedding). */
+  storedClassifier?(): StoredTensor;
   finalNorm(): Float32Array; // [D]
   /** The output classifier [V × D] (the embedding when tied). */
   classifier(): Float32Array;
@@ -56,7 +104,11 @@ export function inMemorySource(w: ModelWeights, origin = 'memory'): ModelSource 
 }
 
 /** Reads layer `i`'s tensors by name (biases only where `shape` has them). */
-export function readLayerTensors(names: Record<keyof LayerWeights, string>, shape: LayerShape, read: (name: string) => Float32Array): LayerWeights {
+export function readLayerTensors<A extends StoredTensor = Float32Array>(
+  names: Record<keyof LayerWeights, string>,
+  shape: LayerShape,
+  read: (name: string) => A,
+): { [K in keyof LayerWeights]: null extends LayerWeights[K] ? A | null : A } {
   return {
     attnNorm: read(names.attnNorm),
     wq: read(names.wq),

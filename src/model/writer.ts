@@ -21,7 +21,7 @@ import { hfLayerShapes, hfNames, hfZeroBiasShapes, SLIMLLM_HF_ARCHITECTURE, SLIM
 import { finiteForSave, type SafetensorsDtype, type TensorToWrite, tensorBytes, writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer.js';
 import { writeHfTokenizerFiles } from './tokenizer-export.js';
-import { inMemorySource, layersInLayout, type LayerWeights, type ModelSource, type ModelWeights, withoutZeroBiases } from './weights.js';
+import { inMemorySource, layersInLayout, type LayerWeights, type ModelSource, type ModelWeights, type StoredTensor, withoutZeroBiases } from './weights.js';
 
 export interface SaveModelOptions {
   /**
@@ -164,8 +164,8 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
   const stock = stockBiasFlags(layers);
 
   const tensors: TensorToWrite[] = [];
-  const add = (name: string, shape: number[], get: () => Float32Array) => tensors.push({ name, shape, data: finiteForSave(src.origin, name, get) });
-  add(hfNames.embedding, [c.vocabSize, c.hiddenSize], () => src.embedding());
+  const add = (name: string, shape: number[], get: () => StoredTensor) => tensors.push({ name, shape, data: finiteForSave(src.origin, name, get) });
+  add(hfNames.embedding, [c.vocabSize, c.hiddenSize], () => src.storedEmbedding?.() ?? src.embedding());
   const zeros = (n: number) => () => new Float32Array(n);
   for (let i = 0; i < c.nLayers; i++) {
     const names = hfNames.layer(i);
@@ -187,7 +187,7 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
     }
   }
   add(hfNames.finalNorm, [c.hiddenSize], () => src.finalNorm());
-  if (!c.tieEmbeddings) add(hfNames.classifier, [c.vocabSize, c.hiddenSize], () => src.classifier());
+  if (!c.tieEmbeddings) add(hfNames.classifier, [c.vocabSize, c.hiddenSize], () => src.storedClassifier?.() ?? src.classifier());
 
   fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify(hfConfigJson(outConfig, dtype), null, 2)}\n`);
   const metadata = { format: 'pt', ...opts.metadata };

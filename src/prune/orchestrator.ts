@@ -9,7 +9,7 @@ import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model
 import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
-import type { LayerWeights, ModelSource } from '../model/weights.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer } from '../model/weights.js';
 import { calibrationWarnings, checkCalibration } from './calibration.js';
 import { diskLayerStore, type LayerStore, storedModel } from '../model/layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovered, type Recovery, type Selection } from './module.js';
@@ -77,6 +77,8 @@ export interface PruneRun {
    * grow with the layer count). The returned model reads its layers from it; close() frees it.
    */
   layerStore?: LayerStore;
+  /** Times the phases (default: a fresh one); a caller passes its own to see which phase runs when. */
+  timer?: PhaseTimer;
 }
 
 /** Throws naming the layer, module and statistic when a read-back statistic is not finite. */
@@ -105,8 +107,10 @@ export async function pruneModel<T extends Tensor>(
 /** What every step of one pruning run shares. */
 class RunState<T extends Tensor> {
   readonly c: ModelConfig;
-  readonly timer = new PhaseTimer();
+  readonly timer: PhaseTimer;
   readonly started = performance.now();
+  /** Read once: both calibration passes embed from it and the pruned model keeps it. */
+  readonly embedding: StoredTensor;
   peakRss = process.memoryUsage().rss;
 
   constructor(
@@ -117,6 +121,8 @@ class RunState<T extends Tensor> {
     private readonly onProgress?: (p: PruneProgress) => void,
   ) {
     this.c = src.config;
+    this.timer = run.timer ?? new PhaseTimer();
+    this.embedding = src.storedEmbedding?.() ?? src.embedding();
   }
 
   /** Reports a phase, then lets the event loop run: a signal (Ctrl-C) is handled between phases even when the CPU backend never waits. */
@@ -144,7 +150,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
   const seqLen = checkCalibration(c, calib);
   const layerScores = await st.timer.time('forward', () => denseLayerScores(st, calib));
   const plan = resolveRatios(c, layerScores, run.ratios, run.headUnit);
-  const stream = HiddenStream.calibration(b, src, calib, run.batchRows);
+  const stream = HiddenStream.calibration(b, src, calib, run.batchRows, st.embedding);
   const layers: PrunedLayer[] = [];
   try {
     for (let l = 0; l < c.nLayers; l++) layers.push(await pruneLayer(st, stream, l, plan.ratios[l]));
@@ -152,7 +158,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
     stream.free();
   }
   const config: ModelConfig = { ...c, layers: layers.map((x) => x.shape) };
-  const model = storedModel(config, st.store, { embedding: src.embedding(), finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : src.classifier() });
+  const model = storedModel(config, st.store, { embedding: st.embedding, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : (src.storedClassifier?.() ?? src.classifier()) });
   const before = decoderLinearParams(c);
   const after = decoderLinearParams(config);
   const memory = b.deviceMemory();
@@ -178,15 +184,22 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
 /** The dense pass: s_l = mean over calibration rows of cos(h_in, h_out) of every layer, unpruned. */
 async function denseLayerScores<T extends Tensor>(st: RunState<T>, calib: number[][]): Promise<number[]> {
   const { b, c, src } = st;
-  const stream = HiddenStream.calibration(b, src, calib, st.run.batchRows);
+  const stream = HiddenStream.calibration(b, src, calib, st.run.batchRows, st.embedding);
   const scores: number[] = [];
   try {
+    let next = storedLayer(src, 0);
     for (let l = 0; l < c.nLayers; l++) {
       await st.progress(l, 'layer scores');
-      const dl = uploadLayer(b, c, l, src.layer(l));
+      const dl = uploadLayer(b, c, l, next);
       const sums: T[] = [];
       stream.throughLayer(dl, { output: (input, output) => sums.push(b.rowCosineSum(input, output)) });
-      await b.sync();
+      // The layer's work is submitted by sync(); the next layer is read from disk while it runs.
+      const done = b.sync();
+      try {
+        if (l + 1 < c.nLayers) next = storedLayer(src, l + 1);
+      } finally {
+        await done;
+      }
       let sum = 0;
       for (const s of sums) {
         sum += (await b.read(s))[0];
@@ -202,6 +215,11 @@ async function denseLayerScores<T extends Tensor>(st: RunState<T>, calib: number
   return scores;
 }
 
+/** Layer `l` as the source stores it where it can (16-bit weights are widened on the device), else in f32. */
+function storedLayer(src: ModelSource, l: number): StoredLayer {
+  return src.storedLayer ? src.storedLayer(l) : src.layer(l);
+}
+
 /** A finished layer: its weights went to the store; its shape and report stay. */
 interface PrunedLayer {
   shape: LayerShape;
@@ -211,11 +229,12 @@ interface PrunedLayer {
 /** Layer l: attention, then MLP, each chosen on the stream as the layers before left it. */
 async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, ratio: number): Promise<PrunedLayer> {
   const { b, c } = st;
-  const w = st.src.layer(l);
+  const stored = storedLayer(st.src, l);
+  const w = widenLayer(stored);
   const s = c.layers[l];
   const cut = layerCut(st.run.ratios, c, l, ratio, st.run.headUnit);
   const report: LayerReport = { index: l, ratio, keptHeadGroups: null, keptChannels: null, bounded: cut.heads.bounded || cut.channels.bounded };
-  const dl = uploadLayer(b, c, l, w);
+  const dl = uploadLayer(b, c, l, stored);
   try {
     if (cut.heads.n === 0 && cut.channels.n === 0) return await keepWhole(st, stream, l, w, dl, report);
     const att = await pruneAttention(st, stream, l, w, dl, cut.heads.n);

@@ -5,6 +5,11 @@ export class PhaseTimer {
   readonly ms: Record<Phase, number> = { forward: 0, statistics: 0, scoring: 0, eigen: 0, regression: 0 };
   private stack: { phase: Phase; start: number }[] = [];
 
+  /** The phase being timed now (the innermost), or null between phases. */
+  current(): Phase | null {
+    return this.stack[this.stack.length - 1]?.phase ?? null;
+  }
+
   async time<R>(phase: Phase, f: () => Promise<R> | R): Promise<R> {
     const now = performance.now();
     const outer = this.stack[this.stack.length - 1];

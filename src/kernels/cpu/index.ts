@@ -1,6 +1,6 @@
 // The CPU backend: plain TypeScript over Float32Array. The reference twin of every GPU kernel
 // and the baseline of the benchmarks.
-import type { AttentionOptions, Backend, CovStats, RopeOptions } from '../backend.js';
+import type { AttentionOptions, Backend, HalfDtype, CovStats, RopeOptions } from '../backend.js';
 import { covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
 import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
@@ -8,6 +8,7 @@ import { cholesky, choleskySolve } from './linalg.js';
 import { linear } from './linear.js';
 import { spectralSigmoid } from './matfun.js';
 import { CpuTensor } from './tensor.js';
+import { widenHalf } from './widen.js';
 
 export { CpuTensor };
 
@@ -18,6 +19,9 @@ export class CpuBackend implements Backend<CpuTensor> {
   }
   upload(data: Float32Array, shape: readonly number[]): CpuTensor {
     return new CpuTensor(data, shape);
+  }
+  widenHalf(bits: Uint16Array, dtype: HalfDtype, shape: readonly number[]): CpuTensor {
+    return widenHalf(bits, dtype, shape);
   }
   async read(t: CpuTensor): Promise<Float32Array> {
     return t.data;

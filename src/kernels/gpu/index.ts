@@ -1,6 +1,6 @@
 // The GPU backend: every kernel dispatches a WGSL shader through the shared GpuContext.
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
-import type { AttentionOptions, Backend, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
+import type { AttentionOptions, Backend, HalfDtype, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_PROGRAMS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
@@ -8,6 +8,7 @@ import { LINEAR_PROGRAMS, linear } from './linear.js';
 import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
 import { tuneMatmul } from './matmul-tune.js';
 import { TRANSFORMER_PROGRAMS, attention, rmsnorm, rope } from './transformer.js';
+import { WIDEN_PROGRAMS, widenHalf } from './widen.js';
 
 export type { GpuTensor };
 
@@ -23,6 +24,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       ...TRANSFORMER_PROGRAMS,
       ...LINALG_PROGRAMS,
       ...MATFUN_PROGRAMS,
+      ...WIDEN_PROGRAMS,
     ]);
     await tuneMatmul(c);
     return new GpuBackend(c);
@@ -36,6 +38,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   upload(data: Float32Array, shape: readonly number[]): GpuTensor {
     return this.ctx.upload(data, shape);
+  }
+  widenHalf(bits: Uint16Array, dtype: HalfDtype, shape: readonly number[]): GpuTensor {
+    return widenHalf(this.ctx, bits, dtype, shape);
   }
   read(t: GpuTensor): Promise<Float32Array> {
     return this.ctx.read(t);
