@@ -9,7 +9,7 @@ import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
 import { alignedRowStep, alongX, formatBytes } from './grid.js';
 import { perItemKernel } from './programs.js';
-import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulKind, matmulTile, registerTileFor, registerTileKernel } from './linear.js';
+import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile, registerTileFor, registerTileKernel, requestedKind } from './linear.js';
 import { type RegisterTileConfig, tileCols, tileRows } from './matmul-gen.js';
 
 /** Zero fill of a range; size = elements. */
@@ -124,8 +124,7 @@ interface GramKernel {
 }
 
 function gramKernel(ctx: GpuContext, K: number, opts: CovOptions): GramKernel {
-  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind(ctx));
-  if (kind === 'register') {
+  if (requestedKind(ctx, opts) === 'register') {
     const variant = opts.registerTile ?? registerTileFor(ctx, K, K, true);
     const tile = tileRows(variant);
     if (tileCols(variant) !== tile) throw new Error(`covAccumulate: tile config ${JSON.stringify(variant)} needs square tiles`);

@@ -46,6 +46,11 @@ export function environmentMatmulKind(): MatmulKind | null {
   return v as MatmulKind;
 }
 
+/** The core one product runs on: what its options pin (a configuration or a kind), else matmulKind(ctx). */
+export function requestedKind(ctx: GpuContext, opts: MatmulOptions): MatmulKind {
+  return opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind(ctx));
+}
+
 /** The linear kernel products on `ctx` run on: the environment's, else the context's choice (src/kernels/gpu/matmul-tune.ts). */
 export function matmulKind(ctx: GpuContext): MatmulKind {
   return environmentMatmulKind() ?? ctx.matmul.kind;
@@ -176,8 +181,7 @@ interface LinearKernel {
 }
 
 function linearKernel(ctx: GpuContext, [M, K, N]: readonly number[], opts: MatmulOptions): LinearKernel {
-  const kind = opts.registerTile ? 'register' : opts.config ? 'tiled' : (opts.kind ?? matmulKind(ctx));
-  if (kind === 'register') {
+  if (requestedKind(ctx, opts) === 'register') {
     const variant = opts.registerTile ?? registerTileFor(ctx, M, N);
     const program = K % 4 === 0 ? LINEAR_RR_VEC4 : LINEAR_RR_SCALAR;
     return { tileM: tileRows(variant), tileN: tileCols(variant), run: (call) => runProgram(ctx, program, { ...call, variant }) };
