@@ -1,12 +1,15 @@
-// GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ) and streaming covariance.
+// GPU vs CPU for the heavy kernels: linear (Y = X·Wᵀ), a symmetric product (symmetricLinear, the
+// matrix function's and C_Y's product) and streaming covariance.
 //
-//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance] [--poll-ms 0] [--peak-tflops X] [--matmul tiled,register]
+//   npm run build && npm run bench:kernels [-- --quick] [--tokens 1024] [--reps 5] [--only square,llama,covariance,symmetric] [--poll-ms 0] [--peak-tflops X] [--matmul tiled,register]
 //
 // Prints one line per measurement, then (last line) JSON: provenance (commit, dirty, command), the
 // GPU (adapter info, driver, enabled features, limits), and
 //   "results": [ { "kernel", "shape", "gpu": { "ms", "gflops" }, "gpuTimestamp"?: {...}, "timing",
-//                  "peakFraction"?, "cpu": {...}, "speedup", "matmul"? } ],
+//                  "peakFraction"?, "cpu": {...}, "speedup", "matmul"?, "full"? } ],
 //   "matmulRatios"?: [ { "shape", "kinds", "gflops": {kind: x}, "ratio": last kind / first } ]
+// The symmetric product's GFLOP/s count a whole product's flops (2n³), so they compare with linear's;
+// its `full` is the same product by `linear` (every tile), timed in the same run, and time ratio.
 // --matmul times each linear shape with each of the named kernels (src/gpu/tuning.ts MatmulKind),
 // in one run, so that their ratio is not a comparison across runs; the CPU side is timed once.
 // Times are medians of `reps` (≥ 3) runs after a warm-up on a small problem (compiles the pipelines,
@@ -20,10 +23,10 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { GpuContext, type GpuTensor } from '../src/gpu/context.js';
 import { covAccumulate as cpuCovAccumulate, covInit as cpuCovInit } from '../src/kernels/cpu/covariance.js';
-import { linear as cpuLinear } from '../src/kernels/cpu/linear.js';
+import { linear as cpuLinear, symmetricLinear as cpuSymmetricLinear } from '../src/kernels/cpu/linear.js';
 import { CpuTensor } from '../src/kernels/cpu/tensor.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from '../src/kernels/gpu/covariance.js';
-import { environmentMatmulKind, LINEAR_PROGRAMS, linear } from '../src/kernels/gpu/linear.js';
+import { environmentMatmulKind, LINEAR_PROGRAMS, linear, symmetricLinear } from '../src/kernels/gpu/linear.js';
 import { tuneMatmul } from '../src/kernels/gpu/matmul-tune.js';
 import { MATMUL_KINDS, type MatmulKind } from '../src/gpu/tuning.js';
 import { provenance } from './common.js';
@@ -41,6 +44,8 @@ interface Result extends GpuTimings {
   background?: number;
   /** The linear kernel timed (with --matmul). */
   matmul?: MatmulKind;
+  /** Symmetric product: the same product by `linear` on every tile (GPU ms, clock as `timing`), and symmetric / full time. */
+  full?: { ms: number; ratio: number };
 }
 
 /**
@@ -82,8 +87,8 @@ function flag(name: string): string | undefined {
 const quick = flag('quick') !== undefined;
 const reps = Math.max(3, Number(flag('reps') ?? 3));
 const tokens = Number(flag('tokens') ?? (quick ? 512 : 4096));
-// --only square,llama,covariance: a subset of the cases (default: all).
-const only = new Set((flag('only') || 'square,llama,covariance').split(','));
+// --only square,llama,covariance,symmetric: a subset of the cases (default: all).
+const only = new Set((flag('only') || 'square,llama,covariance,symmetric').split(','));
 // --poll-ms N: how far apart GPU waits poll dawn.node (GpuContext.pollIntervalMs; 0 = dawn.node's
 // own busy polling, which keeps one of the two cores of a small machine busy). Default: the library's.
 const pollMs = flag('poll-ms');
@@ -228,6 +233,44 @@ async function benchLinear(ctx: GpuContext, M: number, K: number, N: number, cpu
   });
 }
 
+/** X·Xᵀ [n×n] by symmetricLinear (upper tiles, mirrored) against linear (every tile), per core, and the CPU twin. */
+async function benchSymmetric(ctx: GpuContext, n: number, peakTflops: number | null, kinds: MatmulKind[] | null): Promise<Result[]> {
+  const x = rand(n * n, 4);
+  const gx = ctx.upload(x, [n, n]);
+  const gxWarm = ctx.upload(x.subarray(0, 64 * n), [64, n]);
+  const flops = 2 * n * n * n;
+  const runs: { kind: MatmulKind | undefined; sym: GpuTimes; full: GpuTimes; load: BackgroundLoad }[] = [];
+  for (const kind of kinds ?? [undefined]) {
+    const load = new BackgroundLoad();
+    const full = await measureGpu(ctx, 'linear', () => [linear(ctx, gx, gx, null, { kind })], () => [linear(ctx, gxWarm, gxWarm, null, { kind })]);
+    const sym = await measureGpu(ctx, 'symmetric', () => [symmetricLinear(ctx, gx, gx, { kind })], () => [symmetricLinear(ctx, gxWarm, gxWarm, { kind })]);
+    runs.push({ kind, sym, full, load });
+  }
+  for (const t of [gx, gxWarm]) ctx.free(t);
+  await ctx.sync();
+
+  const cx = new CpuTensor(x, [n, n]);
+  const cxWarm = new CpuTensor(x.subarray(0, 64 * n), [64, n]);
+  const cpuTimes = timeCpu(() => cpuSymmetricLinear(cx, cx), () => cpuSymmetricLinear(cxWarm, cxWarm), reps);
+  const cpu = timing(median(cpuTimes), flops);
+  return runs.map(({ kind, sym, full, load }) => {
+    const gpu = gpuResult(sym, flops, peakTflops);
+    const whole = gpuResult(full, flops, peakTflops);
+    const ms = (g: GpuTimings) => (g.gpuTimestamp ?? g.gpu).ms;
+    return {
+      kernel: 'symmetric',
+      shape: [n, n],
+      ...gpu,
+      cpu,
+      speedup: Number((cpu.ms / gpu.gpu.ms).toFixed(2)),
+      runs: { gpu: sym.wall.length, cpu: cpuTimes.length },
+      background: load.share(),
+      ...(kind ? { matmul: kind } : {}),
+      full: { ms: ms(whole), ratio: Number((ms(gpu) / ms(whole)).toFixed(3)) },
+    };
+  });
+}
+
 /** Per kernel and shape timed with several matmul cores: each one's GFLOP/s (timestamps where there are) and last / first. */
 function matmulRatios(results: Result[], kinds: MatmulKind[]) {
   const byShape = new Map<string, Result[]>();
@@ -298,10 +341,11 @@ async function benchCovariance(ctx: GpuContext, M: number, K: number, peakTflops
 function printResult(r: Result, peakTflops: number | null): void {
   const kernel = r.matmul ? `${r.kernel}/${r.matmul}` : r.kernel;
   const cpuNote = r.cpuRows ? ` (CPU timed on ${r.cpuRows} rows, scaled)` : '';
+  const full = r.full ? ` | by linear ${r.full.ms.toFixed(1)} ms: ×${r.full.ratio} the time` : '';
   const noise = r.background && r.background > 0.1 ? `  [other processes used ${Math.round(r.background * 100)} % of the CPUs]` : '';
   console.log(
     `${kernel.padEnd(10)} [${r.shape.join('×')}]  ${describeGpu(r, peakTflops)} | ` +
-      `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${noise}`,
+      `CPU ${r.cpu.ms.toFixed(1)} ms ${r.cpu.gflops.toFixed(2)} GFLOP/s | ×${r.speedup}${cpuNote}${full}${noise}`,
   );
 }
 
@@ -321,6 +365,8 @@ async function runCases(ctx: GpuContext, peakTflops: number | null, kinds: Matmu
     report(await benchLinear(ctx, tokens, 5632, 2048, quick ? 64 : 256, peakTflops, kinds));
   }
   if (only.has('covariance')) report(await benchCovariance(ctx, quick ? 1024 : 4096, quick ? 1024 : 2048, peakTflops, kinds));
+  // The matrix function's products are D × D (TinyLlama: 2048).
+  if (only.has('symmetric')) report(await benchSymmetric(ctx, quick ? 512 : 2048, peakTflops, kinds));
   return results;
 }
 

@@ -55,6 +55,7 @@ fn main(
 ) {
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
+  if (belowDiagonal(m0, n0, BM, BN)) { return; }
   var acc: array<vec4<f32>, ACC>;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     for (var i = li; i < BM * BK4; i += NT) {

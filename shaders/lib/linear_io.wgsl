@@ -7,8 +7,15 @@ struct Params {
   hasBias: u32,
   ldy: u32,     // row stride of Y (the full output width)
   yCol: u32,    // first output column (and bias index) of this W range
+  row0: u32,    // row of the whole product that X's first bound row is (row-chunked products)
+  upper: u32,   // 1: the product is symmetric; tiles wholly below its diagonal are skipped (the host mirrors)
 }
 
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
+
+// The tile with origin (m0, n0) and size bm × bn lies wholly below the diagonal of the whole product.
+fn belowDiagonal(m0: u32, n0: u32, bm: u32, bn: u32) -> bool {
+  return p.upper != 0u && p.yCol + n0 + bn <= p.row0 + m0;
+}

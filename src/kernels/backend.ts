@@ -72,6 +72,11 @@ export interface Backend<T extends Tensor = Tensor> {
 
   /** Y = X·Wᵀ (+ b): X [M×K], W [N×K] (checkpoint Linear layout), b [N]. */
   linear(x: T, w: T, bias?: T | null): T;
+  /**
+   * X·Wᵀ of two [n × K] matrices whose product the caller knows to be symmetric (W = X, commuting
+   * symmetric X and W, A·M·Aᵀ): the upper triangle is computed and mirrored, about half the work.
+   */
+  symmetricLinear(x: T, w: T): T;
   /** Row-wise RMSNorm: y = x / sqrt(mean(x²) + eps) * weight. */
   rmsnorm(x: T, weight: T, eps: number): T;
   /** Rotary position embedding of [rows, nHeads*headDim]. */

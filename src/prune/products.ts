@@ -94,7 +94,7 @@ export async function regressionProducts<T extends Tensor>(
 export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, m2: T): T {
   const wd = b.upload(wDown, [D, F]);
   const t1 = b.linear(wd, m2); // W_down·M2_H  [D × F]
-  const cy = b.linear(t1, wd); // (W_down·M2_H)·W_downᵀ  [D × D]
+  const cy = b.symmetricLinear(t1, wd); // (W_down·M2_H)·W_downᵀ  [D × D], symmetric as M2_H is
   b.free(t1);
   b.free(wd);
   return cy;

@@ -5,7 +5,7 @@ import { covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
 import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { cholesky, choleskySolve } from './linalg.js';
-import { linear } from './linear.js';
+import { linear, symmetricLinear } from './linear.js';
 import { spectralSigmoid } from './matfun.js';
 import { CpuTensor } from './tensor.js';
 import { widenHalf } from './widen.js';
@@ -31,6 +31,9 @@ export class CpuBackend implements Backend<CpuTensor> {
   dispose(): void {}
   linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): CpuTensor {
     return linear(x, w, bias);
+  }
+  symmetricLinear(x: CpuTensor, w: CpuTensor): CpuTensor {
+    return symmetricLinear(x, w);
   }
   rmsnorm(x: CpuTensor, weight: CpuTensor, eps: number): CpuTensor {
     return rmsnorm(x, weight, eps);

@@ -68,3 +68,36 @@ export function linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): Cpu
   }
   return new CpuTensor(Y, [...x.shape.slice(0, -1), N]);
 }
+
+/**
+ * The twin of the GPU's symmetricLinear: X·Wᵀ of two [n × K] matrices whose product is known to be
+ * symmetric, computed on the upper triangle (4 interleaved partial sums per dot product, as
+ * `linear`) and mirrored, so the result is exactly symmetric.
+ */
+export function symmetricLinear(x: CpuTensor, w: CpuTensor): CpuTensor {
+  const [n, K, N] = linearDims(x, w, null);
+  if (n !== N || x.shape.length !== 2) throw new Error(`symmetricLinear: expected two [n × K] matrices, got [${x.shape}] and [${w.shape}]`);
+  const X = x.data;
+  const W = w.data;
+  const Y = new Float32Array(n * n);
+  const K4 = K - (K % 4);
+  for (let m = 0; m < n; m++) {
+    const xo = m * K;
+    for (let c = m; c < n; c++) {
+      const wo = c * K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let k = 0;
+      for (; k < K4; k += 4) {
+        s0 += X[xo + k] * W[wo + k];
+        s1 += X[xo + k + 1] * W[wo + k + 1];
+        s2 += X[xo + k + 2] * W[wo + k + 2];
+        s3 += X[xo + k + 3] * W[wo + k + 3];
+      }
+      for (; k < K; k++) s0 += X[xo + k] * W[wo + k];
+      const v = s0 + s1 + (s2 + s3);
+      Y[m * n + c] = v;
+      Y[c * n + m] = v;
+    }
+  }
+  return new CpuTensor(Y, [n, n]);
+}

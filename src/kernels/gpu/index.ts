@@ -4,7 +4,7 @@ import type { AttentionOptions, Backend, HalfDtype, CovStats, DeviceMemory, Rope
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_PROGRAMS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
-import { LINEAR_PROGRAMS, linear } from './linear.js';
+import { LINEAR_PROGRAMS, linear, symmetricLinear } from './linear.js';
 import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
 import { tuneMatmul } from './matmul-tune.js';
 import { TRANSFORMER_PROGRAMS, attention, rmsnorm, rope } from './transformer.js';
@@ -56,6 +56,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   linear(x: GpuTensor, w: GpuTensor, bias?: GpuTensor | null): GpuTensor {
     return linear(this.ctx, x, w, bias);
+  }
+  symmetricLinear(x: GpuTensor, w: GpuTensor): GpuTensor {
+    return symmetricLinear(this.ctx, x, w);
   }
   rmsnorm(x: GpuTensor, weight: GpuTensor, eps: number): GpuTensor {
     return rmsnorm(this.ctx, x, weight, eps);

@@ -16,6 +16,7 @@ import {
   type MatmulKind,
 } from '../../gpu/tuning.js';
 import { linearDims } from '../shapes.js';
+import { perItemKernel } from './programs.js';
 import { type OperandLayout, type RegisterTileConfig, registerTileMain, registerTileWorkgroupBytes, tileCols, tileRows } from './matmul-gen.js';
 
 export { MAX_DISPATCH_FLOP, type MatmulConfig };
@@ -94,7 +95,7 @@ export const MATMUL_KERNEL = {
   grid: matmulGrid,
 };
 
-const LINEAR_UNIFORMS = { M: 'u32', K: 'u32', N: 'u32', hasBias: 'u32', ldy: 'u32', yCol: 'u32' } as const;
+const LINEAR_UNIFORMS = { M: 'u32', K: 'u32', N: 'u32', hasBias: 'u32', ldy: 'u32', yCol: 'u32', row0: 'u32', upper: 'u32' } as const;
 type LinearProgram = KernelProgram<typeof LINEAR_UNIFORMS, MatmulConfig, readonly [number, number]>;
 
 /** X and W read as vec4 (K % 4 == 0) or as f32 (any K). */
@@ -121,7 +122,10 @@ const LINEAR_RR_VEC4: LinearRrProgram = {
 };
 const LINEAR_RR_SCALAR: LinearRrProgram = { ...LINEAR_RR_VEC4, shader: 'linear_rr_scalar' };
 
-export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR, LINEAR_RR_VEC4, LINEAR_RR_SCALAR];
+/** The lower triangle of a square matrix copied from its upper one, in place; size = n². */
+const MIRROR = perItemKernel('mirror', 'main', { n: 'u32', size: 'u32' } as const);
+
+export const LINEAR_PROGRAMS = [LINEAR_VEC4, LINEAR_SCALAR, LINEAR_RR_VEC4, LINEAR_RR_SCALAR, MIRROR];
 
 /** Test and tuning hooks; production code passes nothing. */
 export interface MatmulOptions {
@@ -199,6 +203,28 @@ export function linear(
   bias?: GpuTensor | null,
   opts: MatmulOptions = {},
 ): GpuTensor {
+  return product(ctx, x, w, bias ?? null, opts, false);
+}
+
+/**
+ * X·Wᵀ of two [n × K] matrices whose product the caller knows to be symmetric (W = X, commuting
+ * symmetric X and W, or A·M·Aᵀ): workgroups whose tile lies wholly below the diagonal return at
+ * once and the lower triangle is then copied from the upper one, so about half the work is done
+ * and the result is exactly symmetric. Where the [n × n] result does not fit one storage binding
+ * (the copy binds it whole), the whole product is computed instead.
+ */
+export function symmetricLinear(ctx: GpuContext, x: GpuTensor, w: GpuTensor, opts: MatmulOptions = {}): GpuTensor {
+  const [M, , N] = linearDims(x, w, null);
+  if (M !== N || x.shape.length !== 2) throw new Error(`symmetricLinear: expected two [n × K] matrices, got [${x.shape}] and [${w.shape}]`);
+  const bytes = N * N * 4;
+  const fits = bytes <= Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  const y = product(ctx, x, w, null, opts, fits);
+  if (fits && N > 1) runProgram(ctx, MIRROR, { bindings: [{ buffer: y.buffer, size: bytes }], uniforms: { n: N, size: N * N }, size: N * N });
+  return y;
+}
+
+/** X·Wᵀ (+ b); `upper`: tiles wholly below the diagonal are skipped (symmetricLinear mirrors them). */
+function product(ctx: GpuContext, x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, opts: MatmulOptions, upper: boolean): GpuTensor {
   const [M, K, N] = linearDims(x, w, bias);
   const y = ctx.tensor([...x.shape.slice(0, -1), N]);
   if (M === 0 || N === 0) return y;
@@ -212,17 +238,20 @@ export function linear(
     throw new Error(`linear: N=${N} needs ${Math.ceil(N / tileN)} workgroups along N, over the device limit ${maxGroups}`);
   }
   const cap = opts.maxDispatchFlop ?? MAX_DISPATCH_FLOP;
-  const run = (xb: GPUBuffer, yb: GPUBuffer, rows: number) => {
+  // Rows r0 … r0 + rows of the product, X and Y bound from their first row.
+  const run = (xb: GPUBuffer, yb: GPUBuffer, r0: number, rows: number) => {
     // Output columns per dispatch: within the W binding and the work cap.
     const nStep = Math.min(nChunk, unitsPerDispatch(2 * rows * K, tileN, cap));
-    for (let n0 = 0; n0 < N; n0 += nStep) {
+    // A symmetric product's blocks of columns that end before the rows begin are all below the diagonal.
+    const first = upper ? Math.floor(r0 / nStep) * nStep : 0;
+    for (let n0 = first; n0 < N; n0 += nStep) {
       const nc = Math.min(nStep, N - n0);
       const wBind = { buffer: w.buffer, offset: n0 * K * 4, size: nc * K * 4 };
       // Without a bias the slot still needs a valid (read-only, never read) binding.
       const bBind = bias ? { buffer: bias.buffer, size: N * 4 } : { buffer: w.buffer, size: 4 * Math.min(K * N, 64) };
       kernel.run({
         bindings: [xb, wBind, bBind, yb],
-        uniforms: { M: rows, K, N: nc, hasBias: bias ? 1 : 0, ldy: N, yCol: n0 },
+        uniforms: { M: rows, K, N: nc, hasBias: bias ? 1 : 0, ldy: N, yCol: n0, row0: r0, upper: upper ? 1 : 0 },
         size: [nc, rows],
       });
     }
@@ -231,7 +260,7 @@ export function linear(
   // One dispatch when X and Y can be bound whole; otherwise row chunks copied through temporaries
   // (bindings cover whole buffers here), each within the binding and workgroup-count limits.
   if (x.buffer.size <= maxBind && y.buffer.size <= maxBind && Math.ceil(M / tileM) <= maxGroups) {
-    run(x.buffer, y.buffer, M);
+    run(x.buffer, y.buffer, 0, M);
     return y;
   }
   const chunk = xRowsPerChunk(K, N, tileM, maxBind, maxGroups);
@@ -240,7 +269,7 @@ export function linear(
     const xc = ctx.tensor([rows, K]);
     const yc = ctx.tensor([rows, N]);
     ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, rows * K * 4);
-    run(xc.buffer, yc.buffer, rows);
+    run(xc.buffer, yc.buffer, r0, rows);
     ctx.copy(yc.buffer, 0, y.buffer, r0 * N * 4, rows * N * 4);
     ctx.free(xc);
     ctx.free(yc);

@@ -8,12 +8,12 @@
 //   4. Z = (I + E)⁻¹ = (2I + D)⁻¹ by Newton–Schulz: M's eigenvalues are in (1, 2], so from
 //      Z₁ = 2α − α²M (α = 2/3) the residual ‖I − MZ‖ ≤ 1/9 squares at each step: 3 steps → 2e-8.
 // Cost: 13 + s products of n³ (s ≈ 5–12 on real covariances). All iterates are polynomials in A:
-// symmetric and commuting, so `linear` (X·Wᵀ) serves as the product.
+// symmetric and commuting, so every product is symmetric: symmetricLinear computes its upper half.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { runProgram } from '../../gpu/program.js';
 import { ROW_ITEM_WG } from '../../gpu/tuning.js';
 import { squareOrder } from '../shapes.js';
-import { linear } from './linear.js';
+import { symmetricLinear } from './linear.js';
 import { perItemKernel } from './programs.js';
 
 const COMBINE_UNIFORMS = { size: 'u32', n: 'u32', hasY: 'u32', a: 'f32', b: 'f32', c: 'f32' } as const;
@@ -67,16 +67,16 @@ export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<Gp
   // expm1(X) = X·(I + X/2·(I + X/3·(… (I + X/8))))
   let p = combine(ctx, x, null, 1 / TAYLOR_DEGREE, 0, 1);
   for (let k = TAYLOR_DEGREE - 1; k >= 2; k--) {
-    const t = linear(ctx, x, p);
+    const t = symmetricLinear(ctx, x, p);
     ctx.free(p);
     p = combine(ctx, t, null, 1 / k, 0, 1);
     ctx.free(t);
   }
-  let d = linear(ctx, x, p);
+  let d = symmetricLinear(ctx, x, p);
   ctx.free(p);
   ctx.free(x);
   for (let i = 0; i < s; i++) {
-    const sq = linear(ctx, d, d);
+    const sq = symmetricLinear(ctx, d, d);
     const next = combine(ctx, d, sq, 2, 1, 0);
     ctx.free(sq);
     ctx.free(d);
@@ -87,10 +87,10 @@ export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<Gp
   const alpha = 2 / 3;
   let z = combine(ctx, m, null, -alpha * alpha, 0, 2 * alpha);
   for (let i = 0; i < NEWTON_SCHULZ_STEPS; i++) {
-    const mz = linear(ctx, m, z);
+    const mz = symmetricLinear(ctx, m, z);
     const r = combine(ctx, mz, null, -1, 0, 2); // 2I − M·Z
     ctx.free(mz);
-    const next = linear(ctx, z, r);
+    const next = symmetricLinear(ctx, z, r);
     ctx.free(r);
     ctx.free(z);
     z = next;

@@ -21,6 +21,9 @@
 // The including shader provides the hooks the generated code calls:
 //   fn innerLength() -> u32                     the inner dimension (K, or the rows of a Gram)
 //   fn tileOrigin(wid: vec3<u32>) -> vec2<u32>  first output row and column of the workgroup
+//   fn skipTile(m0: u32, n0: u32) -> bool      true: the tile at that origin is not computed (it
+//                                               depends on uniforms and the workgroup only, so the
+//                                               early return keeps the barriers in uniform flow)
 //   fn fetchA(i: u32, j: u32) -> vec4<f32>      4 consecutive values of operand A, zero outside
 //   fn fetchB(i: u32, j: u32) -> vec4<f32>      the same for B
 //   fn storeOut(m: u32, n: u32, v: vec4<f32>)   output row m, columns n..n+3 (bounds are its own)
@@ -241,6 +244,7 @@ export function registerTileMain(cfg: RegisterTileConfig, layout: OperandLayout)
   const body = [
     'let origin = tileOrigin(wid);',
     'let m0 = origin.x; let n0 = origin.y;',
+    'if (skipTile(m0, n0)) { return; }',
     'let tx = lid.x; let ty = lid.y;',
     ...accumulators(cfg).map((c) => `var ${c} = vec4<f32>(0.0);`),
     'let steps = (innerLength() + BK - 1u) / BK;',
