@@ -11,7 +11,7 @@ import { selectChannels } from '../src/prune/channels.js';
 import { channelScores, eigenWeights, groupCrossCov, outputCovariance, selectHeadGroups } from './reference/slimllm-cpu.js';
 import { regressionFromCov } from '../src/prune/regression.js';
 import { roundHalfEven } from '../src/prune/stats-math.js';
-import { weightedDownNorms } from '../src/prune/products.js';
+import { regressionProducts, weightedDownNorms } from '../src/prune/products.js';
 import { rng, useBackends } from './helpers.js';
 
 const { gpu, cpu } = useBackends();
@@ -329,6 +329,36 @@ describe('regression recovery (section 6)', () => {
     expectRelClose(gpuLike.a, cpu.a, 1e-10, 'a');
     expectRelClose(gpuLike.b, cpu.b, 1e-10, 'b');
     expect(gpuLike.newWeight[0]).toBeCloseTo(cpu.a[0] * w[0 * n + 8], 5);
+  });
+
+  it('regressionProducts (kept columns of M2 only) on both backends equal the float64 products', async () => {
+    const M = 200, n = 37, D = 9;
+    const h = correlatedRows(M, n, 92);
+    const w = Float32Array.from(randn(D * n, 93));
+    const st = moments(h, M, n);
+    const m2 = Float32Array.from(st.m2);
+    for (const kept of [[36, 0, 5, 6, 7, 20, 21, 30], Array.from({ length: n }, (_, j) => j)]) {
+      const nk = kept.length;
+      for (const b of [cpu, gpu()] as Backend[]) {
+        const t = b.upload(m2, [n, n]);
+        const got = await regressionProducts(b, w, D, n, t, kept);
+        b.free(t);
+        for (let c = 0; c < D; c++) {
+          kept.forEach((col, i) => {
+            let full = 0, part = 0, mag = 0;
+            for (let j = 0; j < n; j++) {
+              const v = w[c * n + j] * m2[j * n + col];
+              full += v;
+              mag += Math.abs(v);
+              if (kept.includes(j)) part += v;
+            }
+            const where = `${b.deviceName} kept ${nk}: [${c}, ${i}]`;
+            expect(Math.abs(got.full[c * nk + i] - full), where).toBeLessThanOrEqual(1e-5 * mag);
+            expect(Math.abs(got.kept[c * nk + i] - part), where).toBeLessThanOrEqual(1e-5 * mag);
+          });
+        }
+      }
+    }
   });
 
   it('zero variance of x_c gives a = 1, b = mean(y) − mean(x), no NaN', () => {

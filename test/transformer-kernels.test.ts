@@ -125,4 +125,13 @@ describe('elementwise and row reductions', () => {
     expectClose(gth.g, gth.c, 0, 0, 'gatherColumns');
     expect(() => cpu.gatherColumns(cpu.upload(x, [11, 7]), [7])).toThrow(/column 7 outside 7/);
   });
+  it('gatherRows: runs of consecutive rows, any order, repeats, none', async () => {
+    const x = randArray(11 * 7, 5);
+    const rows = [0, 1, 2, 5, 6, 10, 4, 4, 3];
+    const g = await both((b) => b.gatherRows(b.upload(x, [11, 7]), rows));
+    expectClose(g.g, g.c, 0, 0, 'gatherRows');
+    expect(Array.from(g.g.subarray(3 * 7, 4 * 7))).toEqual(Array.from(x.subarray(5 * 7, 6 * 7)));
+    expect((await both((b) => b.gatherRows(b.upload(x, [11, 7]), []))).g.length).toBe(0);
+    for (const b of [cpu, gpu()]) expect(() => b.gatherRows(b.upload(x, [11, 7]), [11])).toThrow('gatherRows: row 11 outside 11');
+  });
 });

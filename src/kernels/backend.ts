@@ -95,6 +95,8 @@ export interface Backend<T extends Tensor = Tensor> {
   sliceRows(x: T, start: number, count: number): T;
   /** Gathers the columns `cols` of a 2-D tensor [M×K] → [M×cols.length]. */
   gatherColumns(x: T, cols: readonly number[]): T;
+  /** y = x[rows, :] of a 2-D x (rows in any order, repeats allowed). */
+  gatherRows(x: T, rows: readonly number[]): T;
 
   covInit(dim: number): CovStats<T>;
   /** Merges the rows of x [M×dim] into the statistics (in place). */

@@ -66,6 +66,14 @@ export function sliceRows(x: CpuTensor, start: number, count: number): CpuTensor
   return new CpuTensor(x.data.slice(start * cols, (start + count) * cols), [count, cols]);
 }
 
+export function gatherRows(x: CpuTensor, rows: readonly number[]): CpuTensor {
+  const [n, K] = dims2(x);
+  for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`gatherRows: row ${r} outside ${n}`);
+  const out = new Float32Array(rows.length * K);
+  rows.forEach((r, i) => out.set(x.data.subarray(r * K, (r + 1) * K), i * K));
+  return new CpuTensor(out, [rows.length, K]);
+}
+
 export function gatherColumns(x: CpuTensor, cols: readonly number[]): CpuTensor {
   const [rows, K] = dims2(x);
   for (const c of cols) if (!(c >= 0 && c < K)) throw new Error(`gatherColumns: column ${c} outside ${K}`);

@@ -3,7 +3,7 @@
 import type { AttentionOptions, Backend, HalfDtype, CovStats, RopeOptions } from '../backend.js';
 import { covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
-import { add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { cholesky, choleskySolve } from './linalg.js';
 import { linear, symmetricLinear } from './linear.js';
 import { spectralSigmoid } from './matfun.js';
@@ -61,6 +61,9 @@ export class CpuBackend implements Backend<CpuTensor> {
   }
   gatherColumns(x: CpuTensor, cols: readonly number[]): CpuTensor {
     return gatherColumns(x, cols);
+  }
+  gatherRows(x: CpuTensor, rows: readonly number[]): CpuTensor {
+    return gatherRows(x, rows);
   }
   covInit(dim: number): CovStats<CpuTensor> {
     return covInit(dim);

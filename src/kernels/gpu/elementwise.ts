@@ -1,4 +1,4 @@
-// GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, column gathers.
+// GPU small kernels: SwiGLU, add, row cosine, NLL, row slices, row and column gathers.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { type KernelProgram, runProgram } from '../../gpu/program.js';
 import { SUM_WG } from '../../gpu/tuning.js';
@@ -73,6 +73,23 @@ export function sliceRows(ctx: GpuContext, x: GpuTensor, start: number, count: n
   if (start < 0 || count < 0 || start + count > rows) throw new Error(`sliceRows: [${start}, ${start + count}) outside ${rows} rows`);
   const y = ctx.tensor([count, cols]);
   ctx.copy(x.buffer, start * cols * 4, y.buffer, 0, count * cols * 4);
+  return y;
+}
+
+/**
+ * y = x[rows, :]: each run of consecutive rows is one buffer copy, so no binding limit applies
+ * (an M2 of any size) and the values are copied bit for bit.
+ */
+export function gatherRows(ctx: GpuContext, x: GpuTensor, rows: readonly number[]): GpuTensor {
+  const [n, K] = rowsCols(x);
+  for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`gatherRows: row ${r} outside ${n}`);
+  const y = ctx.tensor([rows.length, K]);
+  for (let i = 0; i < rows.length; ) {
+    let j = i + 1;
+    while (j < rows.length && rows[j] === rows[j - 1] + 1) j++;
+    ctx.copy(x.buffer, rows[i] * K * 4, y.buffer, i * K * 4, (j - i) * K * 4);
+    i = j;
+  }
   return y;
 }
 

@@ -2,7 +2,7 @@
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
 import type { AttentionOptions, Backend, HalfDtype, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
 import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from './covariance.js';
-import { ELEMENTWISE_PROGRAMS, add, gatherColumns, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { ELEMENTWISE_PROGRAMS, add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
 import { LINEAR_PROGRAMS, linear, symmetricLinear } from './linear.js';
 import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
@@ -86,6 +86,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   gatherColumns(x: GpuTensor, cols: readonly number[]): GpuTensor {
     return gatherColumns(this.ctx, x, cols);
+  }
+  gatherRows(x: GpuTensor, rows: readonly number[]): GpuTensor {
+    return gatherRows(this.ctx, x, rows);
   }
   covInit(dim: number): CovStats<GpuTensor> {
     return covInit(this.ctx, dim);

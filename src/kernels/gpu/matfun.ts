@@ -7,7 +7,8 @@
 //      ~1e-3 after 12 squarings); the expm1 form keeps them relative (~1e-6, see the tests).
 //   4. Z = (I + E)⁻¹ = (2I + D)⁻¹ by Newton–Schulz: M's eigenvalues are in (1, 2], so from
 //      Z₁ = 2α − α²M (α = 2/3) the residual ‖I − MZ‖ ≤ 1/9 squares at each step: 3 steps → 2e-8.
-// Cost: 13 + s products of n³ (s ≈ 5–12 on real covariances). All iterates are polynomials in A:
+// Cost: 13 + s symmetric products of n × n, each half a general product's work (s grows with the
+// spread of the spectrum). All iterates are polynomials in A:
 // symmetric and commuting, so every product is symmetric: symmetricLinear computes its upper half.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
 import { runProgram } from '../../gpu/program.js';
