@@ -112,7 +112,7 @@ export function mlpInputs<T extends Tensor>(b: Backend<T>, c: ModelConfig, dl: D
 }
 
 /** h + W·z (+ bias): an output projection added to the residual stream; frees z. */
-function residual<T extends Tensor>(b: Backend<T>, h: T, z: T, w: T, bias: T | null): T {
+export function residual<T extends Tensor>(b: Backend<T>, h: T, z: T, w: T, bias: T | null): T {
   const y = b.linear(z, w, bias);
   b.free(z);
   const out = b.add(h, y);

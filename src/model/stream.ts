@@ -98,10 +98,10 @@ export class HiddenStream<T extends Tensor> {
     return this.batches.reduce((n, x) => n + x.members.length * x.seqLen, 0);
   }
 
-  /** Replaces every batch's hidden states by `step(hidden)` (the old states are freed). */
-  advance(step: (h: T, seqLen: number) => T): void {
-    for (const batch of this.batches) {
-      const next = step(batch.hidden, batch.seqLen);
+  /** Replaces every batch's hidden states by `step(hidden, seqLen, batch index)` (the old states are freed). */
+  advance(step: (h: T, seqLen: number, batch: number) => T): void {
+    for (const [i, batch] of this.batches.entries()) {
+      const next = step(batch.hidden, batch.seqLen, i);
       this.b.free(batch.hidden);
       batch.hidden = next;
     }
@@ -112,9 +112,9 @@ export class HiddenStream<T extends Tensor> {
     this.advance((h, seqLen) => decoderLayer(this.b, this.c, dl, h, seqLen, taps));
   }
 
-  /** Hands every batch's hidden states to `watch` without changing them. */
-  observe(watch: (h: T, seqLen: number) => void): void {
-    for (const batch of this.batches) watch(batch.hidden, batch.seqLen);
+  /** Hands every batch's hidden states (with its index) to `watch` without changing them. */
+  observe(watch: (h: T, seqLen: number, batch: number) => void): void {
+    for (const [i, batch] of this.batches.entries()) watch(batch.hidden, batch.seqLen, i);
   }
 
   free(): void {

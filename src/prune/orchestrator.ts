@@ -6,7 +6,7 @@
 // not grow with the number of calibration tokens.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
-import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, uploadLayer, type DeviceLayer } from '../model/forward.js';
+import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, residual, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
 import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer } from '../model/weights.js';
@@ -79,6 +79,12 @@ export interface PruneRun {
   layerStore?: LayerStore;
   /** Times the phases (default: a fresh one); a caller passes its own to see which phase runs when. */
   timer?: PhaseTimer;
+  /**
+   * Device bytes of a module's output-projection inputs (every batch's) that the statistics pass
+   * keeps for the pruned module's forward (default KEPT_INPUTS_BYTES); over it, or 0, that forward
+   * computes them again.
+   */
+  keptInputsBytes?: number;
 }
 
 /** Throws naming the layer, module and statistic when a read-back statistic is not finite. */
@@ -136,7 +142,7 @@ class RunState<T extends Tensor> {
   }
 
   /** Moves the stream on by `step` (timed as forward work, device work included). */
-  async forward(stream: HiddenStream<T>, step: (h: T, seqLen: number) => T): Promise<void> {
+  async forward(stream: HiddenStream<T>, step: (h: T, seqLen: number, batch: number) => T): Promise<void> {
     await this.timer.time('forward', async () => {
       stream.advance(step);
       await this.b.sync();
@@ -300,6 +306,10 @@ async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenS
     const shape = { ...s, nHeads: m.keptCols.length / c.headDim, nKvHeads, oBias: m.rec.bias !== null };
     const keptGroups = unit.queryHeads ? allUnits(G) : m.sel.kept;
     out = { kept: m.sel.kept, keptGroups, keptQueryHeads: unit.queryHeads ? m.sel.kept : undefined, bounded: m.sel.bounded ?? false, report: moduleReport(unit.units, m.sel, m.rec), weights, shape };
+    if (m.inputs) {
+      await forwardFromInputs(st, stream, l, 'attention forward', m.inputs, m.keptCols, m.rec);
+      return out;
+    }
   }
   // The pruned attention produces the MLP's input.
   const pdl = uploadLayer(b, withShape(c, l, out.shape), l, out.weights);
@@ -323,12 +333,38 @@ async function pruneMlp<T extends Tensor>(st: RunState<T>, stream: HiddenStream<
     const weights = { ...att.weights, wGate: takeRows(w.wGate, D, m.sel.kept), wUp: takeRows(w.wUp, D, m.sel.kept), wDown: m.rec.weight, downBias: m.rec.bias };
     const shape = { ...att.shape, ffnDim: m.sel.kept.length, downBias: m.rec.bias !== null };
     out = { kept: m.sel.kept, bounded: m.sel.bounded ?? false, report: moduleReport(F, m.sel, m.rec), weights, shape };
+    if (m.inputs) {
+      await forwardFromInputs(st, stream, l, 'MLP forward', m.inputs, m.keptCols, m.rec);
+      return out;
+    }
   }
   const fdl = uploadLayer(b, withShape(c, l, out.shape), l, out.weights);
   await st.progress(l, 'MLP forward');
   await st.forward(stream, (h) => mlpBlock(b, c, fdl, h));
   freeLayer(b, fdl);
   return out;
+}
+
+/**
+ * Moves the stream through a pruned module from the output projection's unpruned inputs that its
+ * statistics pass kept: h + W'·x[:, K] (+ b'). A pruned layer's q/k/v and attention (gate and up)
+ * compute for the kept heads (channels) exactly those columns, so this is the pruned module's
+ * output without computing them again. Frees `inputs`.
+ */
+async function forwardFromInputs<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, phase: string, inputs: T[], keptCols: number[], rec: Recovered): Promise<void> {
+  const { b, c } = st;
+  const D = c.hiddenSize;
+  let w: T | null = null;
+  let bias: T | null = null;
+  try {
+    w = b.upload(rec.weight, [D, keptCols.length]);
+    bias = rec.bias ? b.upload(rec.bias, [D]) : null;
+    const [wt, bt] = [w, bias];
+    await st.progress(l, phase);
+    await st.forward(stream, (h, _seqLen, i) => residual(b, h, b.gatherColumns(inputs[i], keptCols), wt, bt));
+  } finally {
+    for (const t of [...inputs, w, bias]) if (t) b.free(t);
+  }
 }
 
 function withShape(c: ModelConfig, l: number, s: LayerShape): ModelConfig {
@@ -348,12 +384,20 @@ type ModuleSpec = Pick<ModuleContext, 'kind' | 'layer' | 'w' | 'units' | 'colsPe
  */
 type ModuleInputs<T extends Tensor> = (h: T, seqLen: number) => [T, T | null];
 
-/** One module: statistics → choice → recovery. */
-async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, spec: ModuleSpec, inputs: ModuleInputs<T>): Promise<{ sel: Selection; keptCols: number[]; rec: Recovered }> {
+/**
+ * Device bytes of output-projection inputs the statistics pass may keep for the pruned module's
+ * forward (forwardFromInputs); beyond it (many calibration tokens) that forward computes them again.
+ */
+const KEPT_INPUTS_BYTES = 2 ** 30;
+
+/** One module: statistics → choice → recovery; `inputs`: each batch's output-projection input, when kept (the caller frees them). */
+async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, spec: ModuleSpec, inputs: ModuleInputs<T>): Promise<{ sel: Selection; keptCols: number[]; rec: Recovered; inputs: T[] | null }> {
   const { b, timer, run } = st;
   const l = spec.layer;
+  const n = spec.units * spec.colsPerUnit;
   await st.progress(l, `${spec.kind} statistics`);
-  const { stats, inputSumsq } = await moduleStatistics(st, stream, spec.units * spec.colsPerUnit, inputs, `layer ${l} ${spec.kind}`);
+  const keep = stream.rows * n * 4 <= (run.keptInputsBytes ?? KEPT_INPUTS_BYTES);
+  const { stats, inputSumsq, kept } = await moduleStatistics(st, stream, n, inputs, `layer ${l} ${spec.kind}`, keep);
   const ctx: ModuleContext<T> = { ...spec, b, D: st.c.hiddenSize, stats, inputSumsq, timer };
   try {
     await st.progress(l, `${spec.kind} scoring`);
@@ -362,23 +406,30 @@ async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStre
     await st.progress(l, `${spec.kind} recovery`);
     const rec = await timer.time('regression', () => run.recovery.recover(ctx, keptCols));
     st.sampleRss();
-    return { sel, keptCols, rec };
+    return { sel, keptCols, rec, inputs: kept };
+  } catch (e) {
+    for (const t of kept ?? []) b.free(t);
+    throw e;
   } finally {
     b.free(stats.m2);
   }
 }
 
-/** Streams a module's inputs, batch by batch, into covariance statistics of width n. */
-async function moduleStatistics<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, n: number, inputs: ModuleInputs<T>, where: string): Promise<{ stats: InputStats<T>; inputSumsq?: Float32Array }> {
+/** Streams a module's inputs, batch by batch, into covariance statistics of width n; `keep`: the inputs are returned, not freed. */
+async function moduleStatistics<T extends Tensor>(
+  st: RunState<T>, stream: HiddenStream<T>, n: number, inputs: ModuleInputs<T>, where: string, keep: boolean,
+): Promise<{ stats: InputStats<T>; inputSumsq?: Float32Array; kept: T[] | null }> {
   const { b, c } = st;
   const main = b.covInit(n);
   const side = b.covInit(c.hiddenSize);
+  const kept: T[] = [];
   let usedSide = false;
   await st.timer.time('statistics', async () => {
     stream.observe((h, seqLen) => {
       const [x, y] = inputs(h, seqLen);
       b.covAccumulate(main, x);
-      b.free(x);
+      if (keep) kept.push(x);
+      else b.free(x);
       if (y) {
         b.covAccumulate(side, y);
         b.free(y);
@@ -387,12 +438,17 @@ async function moduleStatistics<T extends Tensor>(st: RunState<T>, stream: Hidde
     });
     await b.sync(); // charge the device work to this phase, not to the next read
   });
-  const stats: InputStats<T> = { count: main.count, mean: await b.read(main.mean), sumsq: await b.read(main.sumsq), m2: main.m2 };
-  finiteStatistic(stats.mean, 'mean', where);
-  finiteStatistic(stats.sumsq, 'sum of squares', where);
-  b.free(main.mean);
-  b.free(main.sumsq);
-  const inputSumsq = usedSide ? await b.read(side.sumsq) : undefined;
-  b.covFree(side);
-  return { stats, inputSumsq };
+  try {
+    const stats: InputStats<T> = { count: main.count, mean: await b.read(main.mean), sumsq: await b.read(main.sumsq), m2: main.m2 };
+    finiteStatistic(stats.mean, 'mean', where);
+    finiteStatistic(stats.sumsq, 'sum of squares', where);
+    b.free(main.mean);
+    b.free(main.sumsq);
+    const inputSumsq = usedSide ? await b.read(side.sumsq) : undefined;
+    b.covFree(side);
+    return { stats, inputSumsq, kept: keep ? kept : null };
+  } catch (e) {
+    for (const t of kept) b.free(t);
+    throw e;
+  }
 }
