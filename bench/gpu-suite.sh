@@ -7,8 +7,9 @@
 #   shader-registers where each linear kernel keeps its register tile, read from the SPIR-V
 #   kernels          linear and covariance with both matmul cores (--matmul tiled,register), one run
 #   prune-tinyllama-1-{tiled,register}   one TinyLlama layer, 3 reps, each core
-#   prune-tinyllama-22                   the whole TinyLlama shape with the register core
-#   prune-7b-8                           8 Llama-2-7B-shaped layers with the register core
+#   prune-tinyllama-22                   the whole TinyLlama shape, on the core the library picks
+#   prune-7b-8                           8 Llama-2-7B-shaped layers, the same
+#                                        (each bench:prune JSON records the pick as `matmul`)
 # then suite.json: every step's JSON (its log's last line) in one object, with the steps' exit codes.
 #
 #   npm run build && [PEAK_TFLOPS=X] bash bench/gpu-suite.sh OUTDIR [--probe]
@@ -75,6 +76,6 @@ step shader-registers 40 node dist/bench/shader-registers.js
 step kernels 150 node dist/bench/kernels.js --reps 5 --matmul tiled,register "${peak[@]}"
 step prune-tinyllama-1-tiled 50 env SLIMLLM_MATMUL=tiled "${prune[@]}" --shape tinyllama --layers 1 --reps 3
 step prune-tinyllama-1-register 50 env SLIMLLM_MATMUL=register "${prune[@]}" --shape tinyllama --layers 1 --reps 3
-step prune-tinyllama-22 100 env SLIMLLM_MATMUL=register "${prune[@]}" --shape tinyllama --layers 22 --trace
-step prune-7b-8 120 env SLIMLLM_MATMUL=register "${prune[@]}" --shape llama2-7b --layers 8 --trace
+step prune-tinyllama-22 100 "${prune[@]}" --shape tinyllama --layers 22 --trace
+step prune-7b-8 120 "${prune[@]}" --shape llama2-7b --layers 8 --trace
 summarize

@@ -20,6 +20,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MatmulChoice } from '../src/gpu/context.js';
+import { GpuBackend } from '../src/kernels/gpu/index.js';
 import { createBackend, type Backend, type DeviceKind, type Tensor } from '../src/kernels/index.js';
 import { openHf } from '../src/model/hf.js';
 import { saveModel } from '../src/model/writer.js';
@@ -111,6 +113,8 @@ export interface DeviceResult {
   phaseSplit: Record<BenchPhase, { host: number; device: number }>;
   /** Host time of the phases that are not kernels: other + write (host side), ms. */
   hostMs: number;
+  /** The GPU's linear kernel and why (src/kernels/gpu/matmul-tune.ts); absent on the CPU. */
+  matmul?: MatmulChoice;
   /** Peak RSS over pruning and writing (kernel high-water mark; sampled where unavailable). */
   peakRssMB: number;
   /** Peak RSS over pruning alone. */
@@ -140,6 +144,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
   const mem = new RssPeak(50);
   const src = openHf(job.model);
   const dev = await createBackend(job.device);
+  const matmul = dev instanceof GpuBackend ? { ...dev.ctx.matmul } : undefined;
   const timer = new PhaseTimer();
   const inst = instrument(dev, timer);
   const b = inst.backend;
@@ -198,6 +203,7 @@ export async function runOnce(job: ChildJob): Promise<DeviceResult> {
     phases,
     phaseSplit,
     hostMs: round1(phaseSplit.other.host + phaseSplit.write.host),
+    ...(matmul ? { matmul } : {}),
     // max(): the kernel's per-thread RSS counters are synced lazily, so two readings can differ by a few pages.
     peakRssMB: round1(Math.max(all.hwm ?? all.sampled, prunePeak.hwm ?? prunePeak.sampled)),
     peakRssPruneMB: round1(prunePeak.hwm ?? prunePeak.sampled),
@@ -272,6 +278,9 @@ interface Summary {
   phases: Record<BenchPhase, number>;
   phaseSplit: Record<BenchPhase, { host: number; device: number }>;
   hostMs: number;
+  /** hostMs / ms: the share of the run that is host work off the kernels. */
+  hostShare: number;
+  matmul?: MatmulChoice;
   device: string;
   reps: number[];
   removedFraction: number;
@@ -292,6 +301,8 @@ function summarise(rs: DeviceResult[], gpu: boolean): Summary {
       PHASES.map((p) => [p, { host: round1(median(rs.map((r) => r.phaseSplit[p].host))), device: round1(median(rs.map((r) => r.phaseSplit[p].device))) }]),
     ) as Record<BenchPhase, { host: number; device: number }>,
     hostMs: round1(median(rs.map((r) => r.hostMs))),
+    hostShare: Number((median(rs.map((r) => r.hostMs)) / median(rs.map((r) => r.ms))).toFixed(4)),
+    ...(rs[0].matmul ? { matmul: rs[0].matmul } : {}),
     device: rs[0].device,
     reps: rs.map((r) => r.ms),
     removedFraction: Number(rs[0].removedFraction.toFixed(4)),
