@@ -53,7 +53,7 @@ fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let m0 = wid.y * BM;
+  let m0 = tileRow(wid.y, BM) * BM;
   let n0 = wid.x * BN;
   if (belowDiagonal(m0, n0, BM, BN)) { return; }
   var acc: array<vec4<f32>, ACC>;

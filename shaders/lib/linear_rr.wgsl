@@ -11,7 +11,7 @@
 fn innerLength() -> u32 { return p.K; }
 
 // Grid: (ceil(N / BN), ceil(M / BM)).
-fn tileOrigin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.y * BM4 * 4u, wid.x * BN4 * 4u); }
+fn tileOrigin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(tileRow(wid.y, BM4 * 4u) * BM4 * 4u, wid.x * BN4 * 4u); }
 
 fn skipTile(m0: u32, n0: u32) -> bool { return belowDiagonal(m0, n0, BM4 * 4u, BN4 * 4u); }
 
