@@ -248,7 +248,7 @@ let current: ChildProcess | null = null;
 function runChild(job: ChildJob): Promise<DeviceResult> {
   const script = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, script, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
     current = child;
     let out = '';
     child.stdout.setEncoding('utf8');
