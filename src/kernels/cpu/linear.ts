@@ -50,20 +50,7 @@ export function linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): Cpu
       }
     }
     for (; m < M; m++) {
-      const xo = m * K;
-      for (let n = n0; n < n1; n++) {
-        const wo = n * K;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        let k = 0;
-        for (; k < K4; k += 4) {
-          s0 += X[xo + k] * W[wo + k];
-          s1 += X[xo + k + 1] * W[wo + k + 1];
-          s2 += X[xo + k + 2] * W[wo + k + 2];
-          s3 += X[xo + k + 3] * W[wo + k + 3];
-        }
-        for (; k < K; k++) s0 += X[xo + k] * W[wo + k];
-        Y[m * N + n] = s0 + s1 + (s2 + s3) + (b ? b[n] : 0);
-      }
+      for (let n = n0; n < n1; n++) Y[m * N + n] = dot(X, m * K, W, n * K, K) + (b ? b[n] : 0);
     }
   }
   return new CpuTensor(Y, [...x.shape.slice(0, -1), N]);
@@ -71,33 +58,34 @@ export function linear(x: CpuTensor, w: CpuTensor, bias?: CpuTensor | null): Cpu
 
 /**
  * The twin of the GPU's symmetricLinear: X·Wᵀ of two [n × K] matrices whose product is known to be
- * symmetric, computed on the upper triangle (4 interleaved partial sums per dot product, as
- * `linear`) and mirrored, so the result is exactly symmetric.
+ * symmetric, computed on the upper triangle (`dot`, as `linear`'s remainder rows) and mirrored,
+ * so the result is exactly symmetric.
  */
 export function symmetricLinear(x: CpuTensor, w: CpuTensor): CpuTensor {
   const [n, K, N] = linearDims(x, w, null);
   if (n !== N || x.shape.length !== 2) throw new Error(`symmetricLinear: expected two [n × K] matrices, got [${x.shape}] and [${w.shape}]`);
-  const X = x.data;
-  const W = w.data;
   const Y = new Float32Array(n * n);
-  const K4 = K - (K % 4);
   for (let m = 0; m < n; m++) {
-    const xo = m * K;
     for (let c = m; c < n; c++) {
-      const wo = c * K;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let k = 0;
-      for (; k < K4; k += 4) {
-        s0 += X[xo + k] * W[wo + k];
-        s1 += X[xo + k + 1] * W[wo + k + 1];
-        s2 += X[xo + k + 2] * W[wo + k + 2];
-        s3 += X[xo + k + 3] * W[wo + k + 3];
-      }
-      for (; k < K; k++) s0 += X[xo + k] * W[wo + k];
-      const v = s0 + s1 + (s2 + s3);
+      const v = dot(x.data, m * K, w.data, c * K, K);
       Y[m * n + c] = v;
       Y[c * n + m] = v;
     }
   }
   return new CpuTensor(Y, [n, n]);
+}
+
+/** Σ_k X[xo + k]·W[wo + k] over K terms, in 4 interleaved partial sums (as `linear`'s blocks of rows). */
+function dot(X: Float32Array, xo: number, W: Float32Array, wo: number, K: number): number {
+  const K4 = K - (K % 4);
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let k = 0;
+  for (; k < K4; k += 4) {
+    s0 += X[xo + k] * W[wo + k];
+    s1 += X[xo + k + 1] * W[wo + k + 1];
+    s2 += X[xo + k + 2] * W[wo + k + 2];
+    s3 += X[xo + k + 3] * W[wo + k + 3];
+  }
+  for (; k < K; k++) s0 += X[xo + k] * W[wo + k];
+  return s0 + s1 + (s2 + s3);
 }
