@@ -132,6 +132,6 @@ describe('elementwise and row reductions', () => {
     expectClose(g.g, g.c, 0, 0, 'gatherRows');
     expect(Array.from(g.g.subarray(3 * 7, 4 * 7))).toEqual(Array.from(x.subarray(5 * 7, 6 * 7)));
     expect((await both((b) => b.gatherRows(b.upload(x, [11, 7]), []))).g.length).toBe(0);
-    for (const b of [cpu, gpu()]) expect(() => b.gatherRows(b.upload(x, [11, 7]), [11])).toThrow('gatherRows: row 11 outside 11');
+    for (const b of [cpu, gpu()] as Backend[]) expect(() => b.gatherRows(b.upload(x, [11, 7]), [11])).toThrow('gatherRows: row 11 outside 11');
   });
 });
