@@ -17,7 +17,7 @@ import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } f
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
 import { assertFinite, finiteForSave } from './safetensors.js';
-import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, withoutZeroBiases } from './weights.js';
+import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -127,7 +127,7 @@ export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions =
     const dims = layerDims(out, i);
     for (const key of Object.keys(dims) as (keyof LayerWeights)[]) {
       const d = dims[key];
-      if (d) add(names[key], d, () => layer(i)[key] as Float32Array);
+      if (d) add(names[key], d, () => widenStored(layer(i)[key] as StoredTensor));
     }
   }
   add(ggufNames.finalNorm, [c.hiddenSize], () => src.finalNorm());

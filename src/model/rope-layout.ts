@@ -8,12 +8,12 @@
 // i.e. within a head, new row p*(d/2) + i = old row 2i + p; new order [0,2,4,…,d-2, 1,3,…,d-1].
 
 /** Rows of `w` [nHeads*headDim × inDim] from interleaved (llama2.c) to rotate-half (HF) order. */
-export function permuteInterleavedToHalf(w: Float32Array, nHeads: number, headDim: number, inDim: number): Float32Array {
+export function permuteInterleavedToHalf<A extends Float32Array | Uint16Array>(w: A, nHeads: number, headDim: number, inDim: number): A {
   return permuteRows(w, nHeads, headDim, inDim, (r) => halfRowSource(r, headDim));
 }
 
 /** The inverse: rotate-half (HF) order back to interleaved (llama2.c), i.e. HF's `permute_reverse`. */
-export function permuteHalfToInterleaved(w: Float32Array, nHeads: number, headDim: number, inDim: number): Float32Array {
+export function permuteHalfToInterleaved<A extends Float32Array | Uint16Array>(w: A, nHeads: number, headDim: number, inDim: number): A {
   return permuteRows(w, nHeads, headDim, inDim, (r) => interleavedRowSource(r, headDim));
 }
 
@@ -28,22 +28,22 @@ function interleavedRowSource(r: number, d: number): number {
   return (r % 2) * (d / 2) + (r >> 1);
 }
 
-function permuteRows(
-  w: Float32Array,
+function permuteRows<A extends Float32Array | Uint16Array>(
+  w: A,
   nHeads: number,
   headDim: number,
   inDim: number,
   source: (r: number) => number,
-): Float32Array {
+): A {
   if (headDim % 2 !== 0) throw new Error(`headDim ${headDim} must be even for a RoPE permutation`);
   if (w.length !== nHeads * headDim * inDim) {
     throw new Error(`q/k weight has ${w.length} values, ${nHeads} heads × ${headDim} × ${inDim} needs ${nHeads * headDim * inDim}`);
   }
-  const out = new Float32Array(w.length);
+  const out = (w instanceof Float32Array ? new Float32Array(w.length) : new Uint16Array(w.length)) as A;
   for (let hd = 0; hd < nHeads; hd++) {
     for (let r = 0; r < headDim; r++) {
       const src = (hd * headDim + source(r)) * inDim;
-      out.set(w.subarray(src, src + inDim), (hd * headDim + r) * inDim);
+      out.set(w.subarray(src, src + inDim) as never, (hd * headDim + r) * inDim);
     }
   }
   return out;

@@ -281,6 +281,8 @@ export interface TensorToWrite {
    * bits stored in the file's dtype are written as they are (no f32 round trip).
    */
   data: StoredTensor | (() => StoredTensor);
+  /** This tensor's dtype in the file, where it is not the file's (`WriteSafetensorsOptions.dtype`). */
+  dtype?: SafetensorsDtype;
 }
 
 export interface WriteSafetensorsOptions {
@@ -305,8 +307,8 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
   let offset = 0;
   for (const t of tensors) {
     if (t.name === '__metadata__' || t.name in header) throw new Error(`${file}: duplicate or reserved tensor name '${t.name}'`);
-    const bytes = tensorBytes(t.shape, dtype);
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = tensorBytes(t.shape, t.dtype ?? dtype);
+    header[t.name] = { dtype: t.dtype ?? dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
@@ -326,7 +328,7 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
       if (storedLength(data) !== want) {
         throw new Error(`${file}: tensor '${t.name}': ${storedLength(data)} values, shape ${fmtShape(t.shape)} needs ${want}`);
       }
-      writeFully(fd, encodeStored(data, dtype));
+      writeFully(fd, encodeStored(data, t.dtype ?? dtype));
     }
   });
 }

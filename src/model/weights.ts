@@ -125,24 +125,34 @@ export function readLayerTensors<A extends StoredTensor = Float32Array>(
 }
 
 /**
- * A writer's view of `src`'s layers: one layer is read at a time and kept while its tensors are
+ * A writer's view of `src`'s layers: one layer is read at a time (as stored, where the source
+ * keeps 16-bit weights: a save in that dtype copies the bits) and kept while its tensors are
  * written, with q/k rows put into the RoPE layout `to` the output format uses.
  */
-export function layersInLayout(src: ModelSource, to: 'interleaved' | 'half'): (i: number) => LayerWeights {
+export function layersInLayout(src: ModelSource, to: 'interleaved' | 'half'): (i: number) => StoredLayer {
   const c = src.config;
   const permute = c.ropeLayout === to ? null : to === 'half' ? permuteInterleavedToHalf : permuteHalfToInterleaved;
-  let cached: { i: number; w: LayerWeights } | null = null;
+  const rows = (t: StoredTensor, heads: number): StoredTensor =>
+    t instanceof Float32Array ? permute!(t, heads, c.headDim, c.hiddenSize) : { dtype: t.dtype, bits: permute!(t.bits, heads, c.headDim, c.hiddenSize) };
+  let cached: { i: number; w: StoredLayer } | null = null;
   return (i) => {
     if (cached?.i !== i) {
-      const w = src.layer(i);
+      const w = src.storedLayer?.(i) ?? src.layer(i);
       const s = c.layers[i];
-      cached = {
-        i,
-        w: permute ? { ...w, wq: permute(w.wq, s.nHeads, c.headDim, c.hiddenSize), wk: permute(w.wk, s.nKvHeads, c.headDim, c.hiddenSize) } : w,
-      };
+      cached = { i, w: permute ? { ...w, wq: rows(w.wq, s.nHeads), wk: rows(w.wk, s.nKvHeads) } : w };
     }
     return cached.w;
   };
+}
+
+/** Rows `rows` of a stored row-major [· × n] tensor, in its own dtype. */
+export function takeStoredRows(t: StoredTensor, n: number, rows: readonly number[]): StoredTensor {
+  const take = <A extends Float32Array | Uint16Array>(a: A): A => {
+    const out = (a instanceof Float32Array ? new Float32Array(rows.length * n) : new Uint16Array(rows.length * n)) as A;
+    rows.forEach((r, i) => out.set(a.subarray(r * n, (r + 1) * n) as never, i * n));
+    return out;
+  };
+  return t instanceof Float32Array ? take(t) : { dtype: t.dtype, bits: take(t.bits) };
 }
 
 export function allZero(a: Float32Array): boolean {
@@ -151,10 +161,11 @@ export function allZero(a: Float32Array): boolean {
 }
 
 /** The layer shapes with biases that are exactly zero dropped (they carry nothing). */
-export function withoutZeroBiases(shapes: readonly LayerShape[], layer: (i: number) => LayerWeights): LayerShape[] {
+export function withoutZeroBiases(shapes: readonly LayerShape[], layer: (i: number) => StoredLayer): LayerShape[] {
   return shapes.map((s, i) => {
     if (!s.oBias && !s.downBias) return { ...s };
     const w = layer(i);
-    return { ...s, oBias: s.oBias && w.oBias !== null && !allZero(w.oBias), downBias: s.downBias && w.downBias !== null && !allZero(w.downBias) };
+    const nonZero = (b: StoredTensor | null) => b !== null && !allZero(widenStored(b));
+    return { ...s, oBias: s.oBias && nonZero(w.oBias), downBias: s.downBias && nonZero(w.downBias) };
   });
 }

@@ -172,7 +172,7 @@ function writeFolder(src: ModelSource, out: string, dtype: SafetensorsDtype, opt
     const shapes = hfLayerShapes(outConfig, i);
     for (const key of Object.keys(shapes) as (keyof LayerWeights)[]) {
       const shape = shapes[key];
-      if (shape) add(names[key], shape, () => layer(i)[key] as Float32Array);
+      if (shape) add(names[key], shape, () => layer(i)[key] as StoredTensor);
       // attention_bias / mlp_bias: every layer has the bias, zero where slimllm's has none.
       else if ((key === 'oBias' && stock?.attentionBias) || (key === 'downBias' && stock?.mlpBias)) {
         add(names[key], [c.hiddenSize], zeros(c.hiddenSize));

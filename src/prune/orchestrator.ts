@@ -9,11 +9,10 @@ import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model
 import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, residual, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
-import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer } from '../model/weights.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, takeStoredRows, widenLayer } from '../model/weights.js';
 import { calibrationWarnings, checkCalibration } from './calibration.js';
 import { diskLayerStore, type LayerStore, storedModel } from '../model/layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovered, type Recovery, type Selection } from './module.js';
-import { takeRows } from './products.js';
 import { layerCut, resolveRatios, type RatioPolicy } from './ratios.js';
 import { PhaseTimer, type Phase } from './timer.js';
 import { attentionUnits, type HeadUnit } from './units.js';
@@ -242,8 +241,8 @@ async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStrea
   const report: LayerReport = { index: l, ratio, keptHeadGroups: null, keptChannels: null, bounded: cut.heads.bounded || cut.channels.bounded };
   const dl = uploadLayer(b, c, l, stored);
   try {
-    if (cut.heads.n === 0 && cut.channels.n === 0) return await keepWhole(st, stream, l, w, dl, report);
-    const att = await pruneAttention(st, stream, l, w, dl, cut.heads.n);
+    if (cut.heads.n === 0 && cut.channels.n === 0) return await keepWhole(st, stream, l, stored, dl, report);
+    const att = await pruneAttention(st, stream, l, { w, stored }, dl, cut.heads.n);
     const mlp = await pruneMlp(st, stream, l, w, dl, att, cut.channels.n);
     report.keptHeadGroups = att.keptGroups ?? att.kept;
     if (att.keptQueryHeads) report.keptQueryHeads = att.keptQueryHeads;
@@ -260,11 +259,11 @@ async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStrea
 }
 
 /** A layer with nothing to remove is left whole, bit for bit (ratio 0 must give identical logits). */
-async function keepWhole<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, w: LayerWeights, dl: DeviceLayer<T>, report: LayerReport): Promise<PrunedLayer> {
+async function keepWhole<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, stored: StoredLayer, dl: DeviceLayer<T>, report: LayerReport): Promise<PrunedLayer> {
   const s = st.c.layers[l];
   await st.progress(l, 'forward (kept whole)');
   await st.forward(stream, (h, seqLen) => decoderLayer(st.b, st.c, dl, h, seqLen));
-  st.store.put(l, w);
+  st.store.put(l, stored);
   if (report.ratio > 0) {
     report.keptHeadGroups = allUnits(s.nKvHeads);
     report.keptChannels = allUnits(s.ffnDim);
@@ -284,24 +283,26 @@ interface ModuleOutcome {
   keptQueryHeads?: number[];
   bounded: boolean;
   report: ModuleReport | null;
-  weights: LayerWeights;
+  /** As stored: rows sliced from 16-bit weights stay 16-bit; recovered projections are f32. */
+  weights: StoredLayer;
   shape: LayerShape;
 }
 
 /** Chooses the head groups (or query heads), rebuilds o_proj, then moves the stream through the pruned attention. */
-async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, w: LayerWeights, dl: DeviceLayer<T>, nPrune: number): Promise<ModuleOutcome> {
+async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, layer: { w: LayerWeights; stored: StoredLayer }, dl: DeviceLayer<T>, nPrune: number): Promise<ModuleOutcome> {
   const { b, c } = st;
+  const { w, stored } = layer;
   const s = c.layers[l];
   const G = s.nKvHeads;
   const unit = attentionUnits(c, s, st.run.headUnit ?? 'group');
-  let out: ModuleOutcome = { kept: allUnits(unit.units), keptGroups: allUnits(G), bounded: false, report: null, weights: w, shape: s };
+  let out: ModuleOutcome = { kept: allUnits(unit.units), keptGroups: allUnits(G), bounded: false, report: null, weights: stored, shape: s };
   if (nPrune > 0) {
     const spec = { kind: 'attention' as const, layer: l, w, units: unit.units, colsPerUnit: unit.colsPerUnit, blockSize: unit.blockSize, nPrune };
     const m = await pruneModule(st, stream, spec, (h, seqLen) => [attentionInput(b, c, dl, h, seqLen), null]);
     const D = c.hiddenSize;
     // A unit's q_proj rows are exactly its o_proj columns; a KV group's k/v rows go only with the group.
     const kvRows = unit.queryHeads ? null : unitColumns(m.sel.kept, c.headDim);
-    const weights = { ...w, wq: takeRows(w.wq, D, m.keptCols), wo: m.rec.weight, oBias: m.rec.bias, ...(kvRows ? { wk: takeRows(w.wk, D, kvRows), wv: takeRows(w.wv, D, kvRows) } : {}) };
+    const weights = { ...stored, wq: takeStoredRows(stored.wq, D, m.keptCols), wo: m.rec.weight, oBias: m.rec.bias, ...(kvRows ? { wk: takeStoredRows(stored.wk, D, kvRows), wv: takeStoredRows(stored.wv, D, kvRows) } : {}) };
     const nKvHeads = unit.queryHeads ? G : m.sel.kept.length;
     const shape = { ...s, nHeads: m.keptCols.length / c.headDim, nKvHeads, oBias: m.rec.bias !== null };
     const keptGroups = unit.queryHeads ? allUnits(G) : m.sel.kept;
@@ -330,7 +331,7 @@ async function pruneMlp<T extends Tensor>(st: RunState<T>, stream: HiddenStream<
       return [hid, x];
     });
     const D = c.hiddenSize;
-    const weights = { ...att.weights, wGate: takeRows(w.wGate, D, m.sel.kept), wUp: takeRows(w.wUp, D, m.sel.kept), wDown: m.rec.weight, downBias: m.rec.bias };
+    const weights = { ...att.weights, wGate: takeStoredRows(att.weights.wGate, D, m.sel.kept), wUp: takeStoredRows(att.weights.wUp, D, m.sel.kept), wDown: m.rec.weight, downBias: m.rec.bias };
     const shape = { ...att.shape, ffnDim: m.sel.kept.length, downBias: m.rec.bias !== null };
     out = { kept: m.sel.kept, bounded: m.sel.bounded ?? false, report: moduleReport(F, m.sel, m.rec), weights, shape };
     if (m.inputs) {

@@ -11,13 +11,6 @@ export function takeColumns(w: Float32Array, rows: number, n: number, cols: read
   return out;
 }
 
-/** Rows `rows` of a row-major [· × n] matrix. */
-export function takeRows(w: Float32Array, n: number, rows: readonly number[]): Float32Array {
-  const out = new Float32Array(rows.length * n);
-  rows.forEach((r, i) => out.set(w.subarray(r * n, (r + 1) * n), i * n));
-  return out;
-}
-
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
