@@ -3,7 +3,7 @@
 // loads), K over one 128-wide tile (mirrored off-diagonal blocks) and data on a large offset.
 import { describe, expect, it } from 'vitest';
 import type { CovStats, Tensor } from '../src/kernels/backend.js';
-import { covAccumulate as gpuCovAccumulate } from '../src/kernels/gpu/covariance.js';
+import { columnSumsq as gpuColumnSumsq, covAccumulate as gpuCovAccumulate } from '../src/kernels/gpu/covariance.js';
 import { matmulConfig } from '../src/kernels/gpu/linear.js';
 import { MATMUL_RR_GPU, MATMUL_RR_GPU_SMALL } from '../src/gpu/tuning.js';
 import { data, mergeBound, reference, TOL } from './covariance-helpers.js';
@@ -147,5 +147,24 @@ describe('covariance', () => {
     const sg = g.covInit(4);
     expect(() => g.covAccumulate(sg, g.upload(new Float32Array(6), [2, 3]))).toThrow(/3 columns.*dim 4/);
     g.covFree(sg);
+  });
+});
+
+describe('columnSumsq', () => {
+  it('equals float64 Σx² per column on both backends: K % 4 != 0, one row, none, and an X fed in row blocks', async () => {
+    const g = gpu();
+    for (const [M, K, bind] of [[300, 37, undefined], [1, 5, undefined], [0, 3, undefined], [257, 20, 4096]] as const) {
+      const x = data(M, K, M + K, 1e3);
+      const want = new Float64Array(K);
+      for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) want[c] += x[r * K + c] ** 2;
+      const got = [
+        await g.read(gpuColumnSumsq(g.ctx, g.upload(x, [M, K]), { maxBindingBytes: bind })),
+        (cpu.columnSumsq(cpu.upload(x, [M, K])) as { data: Float32Array }).data,
+      ];
+      for (const [i, v] of got.entries()) {
+        expect(v.length).toBe(K);
+        for (let c = 0; c < K; c++) expect(Math.abs(v[c] - want[c]), `${i ? 'cpu' : 'gpu'} ${M}×${K} column ${c}`).toBeLessThanOrEqual(1e-6 * want[c] + 1e-30);
+      }
+    }
   });
 });

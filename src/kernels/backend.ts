@@ -102,6 +102,8 @@ export interface Backend<T extends Tensor = Tensor> {
   /** Merges the rows of x [M×dim] into the statistics (in place). */
   covAccumulate(stats: CovStats<T>, x: T): void;
   covFree(stats: CovStats<T>): void;
+  /** Σ_r x[r, c]² of every column c of x [M × K] (rows are samples); [K]. The covariance's sumsq without its Gram matrix. */
+  columnSumsq(x: T): T;
 
   /**
    * Lower Cholesky factor of a symmetric positive-definite [n×n] A. Async because a failed

@@ -420,11 +420,11 @@ async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStre
 async function moduleStatistics<T extends Tensor>(
   st: RunState<T>, stream: HiddenStream<T>, n: number, inputs: ModuleInputs<T>, where: string, keep: boolean,
 ): Promise<{ stats: InputStats<T>; inputSumsq?: Float32Array; kept: T[] | null }> {
-  const { b, c } = st;
+  const { b } = st;
   const main = b.covInit(n);
-  const side = b.covInit(c.hiddenSize);
   const kept: T[] = [];
-  let usedSide = false;
+  // The side input's column sums of squares, per batch (summed on the host in float64).
+  const side: T[] = [];
   await st.timer.time('statistics', async () => {
     stream.observe((h, seqLen) => {
       const [x, y] = inputs(h, seqLen);
@@ -432,9 +432,8 @@ async function moduleStatistics<T extends Tensor>(
       if (keep) kept.push(x);
       else b.free(x);
       if (y) {
-        b.covAccumulate(side, y);
+        side.push(b.columnSumsq(y));
         b.free(y);
-        usedSide = true;
       }
     });
     await b.sync(); // charge the device work to this phase, not to the next read
@@ -445,11 +444,23 @@ async function moduleStatistics<T extends Tensor>(
     finiteStatistic(stats.sumsq, 'sum of squares', where);
     b.free(main.mean);
     b.free(main.sumsq);
-    const inputSumsq = usedSide ? await b.read(side.sumsq) : undefined;
-    b.covFree(side);
+    const inputSumsq = side.length > 0 ? await sumOnHost(b, side) : undefined;
     return { stats, inputSumsq, kept: keep ? kept : null };
   } catch (e) {
     for (const t of kept) b.free(t);
     throw e;
+  } finally {
+    for (const t of side) b.free(t);
   }
+}
+
+/** The elementwise sum of equal-length device vectors, in float64 on the host. */
+async function sumOnHost<T extends Tensor>(b: Backend<T>, parts: T[]): Promise<Float32Array> {
+  let sum: Float64Array | null = null;
+  for (const t of parts) {
+    const v = await b.read(t);
+    sum ??= new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) sum[i] += v[i];
+  }
+  return Float32Array.from(sum ?? []);
 }

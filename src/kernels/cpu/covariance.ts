@@ -89,3 +89,14 @@ export function covAccumulate(stats: CovStats<CpuTensor>, x: CpuTensor): void {
   }
   stats.count = n;
 }
+
+/** See Backend.columnSumsq (float64 sums, as covAccumulate's). */
+export function columnSumsq(x: CpuTensor): CpuTensor {
+  const [M, K] = dims2(x);
+  const sq = new Float64Array(K);
+  for (let r = 0; r < M; r++) {
+    const o = r * K;
+    for (let c = 0; c < K; c++) sq[c] += x.data[o + c] * x.data[o + c];
+  }
+  return new CpuTensor(Float32Array.from(sq), [K]);
+}

@@ -1,7 +1,7 @@
 // The CPU backend: plain TypeScript over Float32Array. The reference twin of every GPU kernel
 // and the baseline of the benchmarks.
 import type { AttentionOptions, Backend, HalfDtype, CovStats, RopeOptions } from '../backend.js';
-import { covAccumulate, covInit } from './covariance.js';
+import { columnSumsq, covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
 import { add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { cholesky, choleskySolve } from './linalg.js';
@@ -72,6 +72,9 @@ export class CpuBackend implements Backend<CpuTensor> {
     covAccumulate(stats, x);
   }
   covFree(_stats: CovStats<CpuTensor>): void {}
+  columnSumsq(x: CpuTensor): CpuTensor {
+    return columnSumsq(x);
+  }
   cholesky(a: CpuTensor, name: string): Promise<CpuTensor> {
     return cholesky(a, name);
   }

@@ -8,6 +8,7 @@ import { COLSTATS_WG, type MatmulConfig, ROW_ITEM_WG } from '../../gpu/tuning.js
 import type { CovStats } from '../backend.js';
 import { dims2 } from '../shapes.js';
 import { alignedRowStep, alongX, formatBytes } from './grid.js';
+import { add } from './elementwise.js';
 import { perItemKernel } from './programs.js';
 import { MATMUL_KERNEL, MAX_DISPATCH_FLOP, type MatmulOptions, matmulConfig, matmulTile, registerTileFor, registerTileKernel, requestedKind } from './linear.js';
 import { type RegisterTileConfig, tileCols, tileRows } from './matmul-gen.js';
@@ -221,4 +222,33 @@ export function covAccumulate(
   ctx.free(cs);
   ctx.free(dummy);
   stats.count = n;
+}
+
+/** See Backend.columnSumsq: the chunk statistics' Σx² half; an X over one binding goes in row blocks, their sums added. */
+export function columnSumsq(ctx: GpuContext, x: GpuTensor, opts: { maxBindingBytes?: number } = {}): GpuTensor {
+  const [M, K] = dims2(x);
+  if (M === 0 || K === 0) return ctx.upload(new Float32Array(K), [K]);
+  const out = ctx.tensor([K]);
+  const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  const rows = Math.max(1, Math.min(M, Math.floor((maxBind * 0.75) / (K * 4))));
+  const cs = ctx.tensor([2 * K]);
+  for (let r0 = 0; r0 < M; r0 += rows) {
+    const n = Math.min(rows, M - r0);
+    const whole = n === M;
+    const xc = whole ? x : ctx.tensor([n, K]);
+    if (!whole) ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
+    runProgram(ctx, COLSTATS, { bindings: [xc.buffer, cs.buffer], uniforms: { M: n, K }, size: K });
+    if (!whole) ctx.free(xc);
+    if (r0 === 0) ctx.copy(cs.buffer, K * 4, out.buffer, 0, K * 4);
+    else {
+      const part = ctx.tensor([K]);
+      ctx.copy(cs.buffer, K * 4, part.buffer, 0, K * 4);
+      const sum = add(ctx, out, part);
+      ctx.copy(sum.buffer, 0, out.buffer, 0, K * 4);
+      ctx.free(part);
+      ctx.free(sum);
+    }
+  }
+  ctx.free(cs);
+  return out;
 }

@@ -1,7 +1,7 @@
 // The GPU backend: every kernel dispatches a WGSL shader through the shared GpuContext.
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
 import type { AttentionOptions, Backend, HalfDtype, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
-import { COVARIANCE_PROGRAMS, covAccumulate, covInit } from './covariance.js';
+import { COVARIANCE_PROGRAMS, columnSumsq, covAccumulate, covInit } from './covariance.js';
 import { ELEMENTWISE_PROGRAMS, add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
 import { LINEAR_PROGRAMS, linear, symmetricLinear } from './linear.js';
@@ -95,6 +95,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   covAccumulate(stats: CovStats<GpuTensor>, x: GpuTensor): void {
     covAccumulate(this.ctx, stats, x);
+  }
+  columnSumsq(x: GpuTensor): GpuTensor {
+    return columnSumsq(this.ctx, x);
   }
   covFree(stats: CovStats<GpuTensor>): void {
     this.ctx.free(stats.mean);
