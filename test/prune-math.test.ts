@@ -331,7 +331,7 @@ describe('regression recovery (section 6)', () => {
     expect(gpuLike.newWeight[0]).toBeCloseTo(cpu.a[0] * w[0 * n + 8], 5);
   });
 
-  it('regressionProducts (kept columns of M2 only) on both backends equal the float64 products', async () => {
+  it('regressionProducts (kept columns of M2 only, whole or in blocks of kept rows) on both backends equal the float64 products', async () => {
     const M = 200, n = 37, D = 9;
     const h = correlatedRows(M, n, 92);
     const w = Float32Array.from(randn(D * n, 93));
@@ -339,9 +339,9 @@ describe('regression recovery (section 6)', () => {
     const m2 = Float32Array.from(st.m2);
     for (const kept of [[36, 0, 5, 6, 7, 20, 21, 30], Array.from({ length: n }, (_, j) => j)]) {
       const nk = kept.length;
-      for (const b of [cpu, gpu()] as Backend[]) {
+      for (const [b, blockBytes] of [[cpu, undefined], [gpu(), undefined], [cpu, 3 * n * 4], [gpu(), 3 * n * 4]] as [Backend, number | undefined][]) {
         const t = b.upload(m2, [n, n]);
-        const got = await regressionProducts(b, w, D, n, t, kept);
+        const got = await regressionProducts(b, w, D, n, t, kept, blockBytes); // blocks of 3 kept rows, or all at once
         b.free(t);
         for (let c = 0; c < D; c++) {
           kept.forEach((col, i) => {
@@ -352,7 +352,7 @@ describe('regression recovery (section 6)', () => {
               mag += Math.abs(v);
               if (kept.includes(j)) part += v;
             }
-            const where = `${b.deviceName} kept ${nk}: [${c}, ${i}]`;
+            const where = `${b.deviceName} kept ${nk} block ${blockBytes}: [${c}, ${i}]`;
             expect(Math.abs(got.full[c * nk + i] - full), where).toBeLessThanOrEqual(1e-5 * mag);
             expect(Math.abs(got.kept[c * nk + i] - part), where).toBeLessThanOrEqual(1e-5 * mag);
           });

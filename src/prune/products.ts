@@ -59,28 +59,59 @@ export async function headBlockProducts<T extends Tensor>(
   return out;
 }
 
+/** Device bytes of M2's kept rows that regressionProducts gathers at once (it works through them in blocks). */
+const KEPT_ROWS_BLOCK_BYTES = 64 * 2 ** 20;
+
 /**
  * The two [D × |K|] products the regression needs, with M2 (scale M) as the covariance:
  * kept = W[:,K]·M2[K,K] and full = W·M2[:,K] = kept + W[:,P]·M2[P,K] (P the pruned columns), so
- * only M2's kept columns are multiplied: D·n·|K| multiply-adds in all instead of 2·D·n².
+ * only M2's kept columns are multiplied: D·n·|K| multiply-adds in all instead of 2·D·n². M2's kept
+ * rows are gathered a block at a time (`blockBytes`), so the device holds one block beside M2.
  */
 export async function regressionProducts<T extends Tensor>(
-  b: Backend<T>, w: Float32Array, D: number, n: number, m2: T, kept: readonly number[],
+  b: Backend<T>, w: Float32Array, D: number, n: number, m2: T, kept: readonly number[], blockBytes = KEPT_ROWS_BLOCK_BYTES,
 ): Promise<RegressionProducts> {
+  const nk = kept.length;
   const pruned = complement(kept, n);
-  const rowsK = b.gatherRows(m2, kept); // M2[K,:]
-  const m2kk = b.gatherColumns(rowsK, kept); // M2[K,K], symmetric
-  const keptProduct = await product(b, takeColumns(w, D, n, kept), [D, kept.length], m2kk);
-  b.free(m2kk);
-  const full = Float64Array.from(keptProduct);
-  if (pruned.length > 0) {
-    const m2kp = b.gatherColumns(rowsK, pruned); // M2[K,P] = M2[P,K]ᵀ
-    const rest = await product(b, takeColumns(w, D, n, pruned), [D, pruned.length], m2kp); // W[:,P]·M2[P,K]
-    b.free(m2kp);
-    for (let i = 0; i < full.length; i++) full[i] += rest[i];
+  const keptProduct = new Float32Array(D * nk);
+  const full = new Float64Array(D * nk);
+  const wk = b.upload(takeColumns(w, D, n, kept), [D, nk]);
+  const wp = pruned.length > 0 ? b.upload(takeColumns(w, D, n, pruned), [D, pruned.length]) : null;
+  try {
+    const step = Math.max(1, Math.floor(blockBytes / (n * 4)));
+    for (let i0 = 0; i0 < nk; i0 += step) {
+      const block = kept.slice(i0, i0 + step);
+      const rows = b.gatherRows(m2, block); // M2[Kb,:]
+      try {
+        const part = await blockProduct(b, wk, rows, kept); // W[:,K]·M2[K,Kb]
+        const rest = wp ? await blockProduct(b, wp, rows, pruned) : null; // W[:,P]·M2[P,Kb]
+        const nb = block.length;
+        for (let c = 0; c < D; c++) {
+          for (let j = 0; j < nb; j++) {
+            const v = part[c * nb + j];
+            keptProduct[c * nk + i0 + j] = v;
+            full[c * nk + i0 + j] = v + (rest ? rest[c * nb + j] : 0);
+          }
+        }
+      } finally {
+        b.free(rows);
+      }
+    }
+  } finally {
+    b.free(wk);
+    if (wp) b.free(wp);
   }
-  b.free(rowsK);
   return { full, kept: keptProduct };
+}
+
+/** x·M2[cols, Kb] [D × |Kb|] from `rows` = M2[Kb, :] (M2 symmetric) and x [D × |cols|] on the device. */
+async function blockProduct<T extends Tensor>(b: Backend<T>, x: T, rows: T, cols: readonly number[]): Promise<Float32Array> {
+  const g = b.gatherColumns(rows, cols); // M2[Kb, cols]
+  const y = b.linear(x, g);
+  b.free(g);
+  const out = await b.read(y);
+  b.free(y);
+  return out;
 }
 
 /** 0 … n−1 without `kept` (ascending). */
