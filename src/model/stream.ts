@@ -112,9 +112,9 @@ export class HiddenStream<T extends Tensor> {
     this.advance((h, seqLen) => decoderLayer(this.b, this.c, dl, h, seqLen, taps));
   }
 
-  /** Hands every batch's hidden states (with its index) to `watch` without changing them. */
-  observe(watch: (h: T, seqLen: number, batch: number) => void): void {
-    for (const [i, batch] of this.batches.entries()) watch(batch.hidden, batch.seqLen, i);
+  /** Hands every batch's hidden states to `watch` without changing them. */
+  observe(watch: (h: T, seqLen: number) => void): void {
+    for (const batch of this.batches) watch(batch.hidden, batch.seqLen);
   }
 
   free(): void {

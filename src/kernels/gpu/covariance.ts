@@ -169,14 +169,7 @@ export function covAccumulate(
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
   if (x.buffer.size > maxBind) {
     // Chunks are merged exactly like separate calls, so a too-large X is fed in row blocks.
-    const rows = Math.max(1, Math.floor((maxBind * 0.75) / (K * 4)));
-    for (let r0 = 0; r0 < M; r0 += rows) {
-      const n = Math.min(rows, M - r0);
-      const xc = ctx.tensor([n, K]);
-      ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
-      covAccumulate(ctx, stats, xc, { ...opts, maxBindingBytes: undefined });
-      ctx.free(xc);
-    }
+    forRowBlocks(ctx, x, maxBind, (xc) => covAccumulate(ctx, stats, xc, { ...opts, maxBindingBytes: undefined }));
     return;
   }
 
@@ -228,27 +221,42 @@ export function covAccumulate(
 export function columnSumsq(ctx: GpuContext, x: GpuTensor, opts: { maxBindingBytes?: number } = {}): GpuTensor {
   const [M, K] = dims2(x);
   if (M === 0 || K === 0) return ctx.upload(new Float32Array(K), [K]);
-  const out = ctx.tensor([K]);
   const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
-  const rows = Math.max(1, Math.min(M, Math.floor((maxBind * 0.75) / (K * 4))));
-  const cs = ctx.tensor([2 * K]);
-  for (let r0 = 0; r0 < M; r0 += rows) {
-    const n = Math.min(rows, M - r0);
-    const whole = n === M;
-    const xc = whole ? x : ctx.tensor([n, K]);
-    if (!whole) ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
-    runProgram(ctx, COLSTATS, { bindings: [xc.buffer, cs.buffer], uniforms: { M: n, K }, size: K });
-    if (!whole) ctx.free(xc);
-    if (r0 === 0) ctx.copy(cs.buffer, K * 4, out.buffer, 0, K * 4);
+  if (x.buffer.size <= maxBind) return blockSumsq(ctx, x);
+  let sum: GpuTensor | null = null;
+  forRowBlocks(ctx, x, maxBind, (xc) => {
+    const part = blockSumsq(ctx, xc);
+    if (sum === null) sum = part;
     else {
-      const part = ctx.tensor([K]);
-      ctx.copy(cs.buffer, K * 4, part.buffer, 0, K * 4);
-      const sum = add(ctx, out, part);
-      ctx.copy(sum.buffer, 0, out.buffer, 0, K * 4);
-      ctx.free(part);
+      const next = add(ctx, sum, part);
       ctx.free(sum);
+      ctx.free(part);
+      sum = next;
     }
-  }
+  });
+  return sum!;
+}
+
+/** Σx² per column of an X bound whole. */
+function blockSumsq(ctx: GpuContext, x: GpuTensor): GpuTensor {
+  const [M, K] = dims2(x);
+  const cs = ctx.tensor([2 * K]); // [chunk mean | chunk Σx²]
+  runProgram(ctx, COLSTATS, { bindings: [x.buffer, cs.buffer], uniforms: { M, K }, size: K });
+  const out = ctx.tensor([K]);
+  ctx.copy(cs.buffer, K * 4, out.buffer, 0, K * 4);
   ctx.free(cs);
   return out;
+}
+
+/** `each` on copies of x's rows in blocks that fit a `maxBind`-byte binding (with the pool's rounding headroom). */
+function forRowBlocks(ctx: GpuContext, x: GpuTensor, maxBind: number, each: (block: GpuTensor) => void): void {
+  const [M, K] = dims2(x);
+  const rows = Math.max(1, Math.floor((maxBind * 0.75) / (K * 4)));
+  for (let r0 = 0; r0 < M; r0 += rows) {
+    const n = Math.min(rows, M - r0);
+    const xc = ctx.tensor([n, K]);
+    ctx.copy(x.buffer, r0 * K * 4, xc.buffer, 0, n * K * 4);
+    each(xc);
+    ctx.free(xc);
+  }
 }
