@@ -17,7 +17,7 @@ import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } f
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
 import { assertFinite, finiteForSave } from './safetensors.js';
-import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
+import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -258,6 +258,7 @@ function checkGgufTensors(g: GgufFile, c: ModelConfig): void {
 /** A GGUF model file (`llama` or `deci`) read one tensor at a time. */
 export class GgufSource implements ModelSource {
   readonly config: ModelConfig;
+  readonly reopen: SourceFile;
 
   constructor(
     readonly gguf: GgufFile,
@@ -270,6 +271,7 @@ export class GgufSource implements ModelSource {
       gguf.close();
       throw e;
     }
+    this.reopen = { format: 'gguf', path: gguf.file };
   }
 
   private read(name: string): Float32Array {

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
 import { assertFinite, assertFiniteStored, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
-import { allZero, type LayerWeights, type ModelSource, readLayerTensors, type StoredLayer, type StoredTensor } from './weights.js';
+import { allZero, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor } from './weights.js';
 
 /** Largest widths (hidden, FFN, heads, vocabulary, positions) and layer count a config may give. */
 const MAX_WIDTH = 1 << 24;
@@ -339,6 +339,7 @@ class TensorIndex {
 
 export class HfSource implements ModelSource {
   readonly config: ModelConfig;
+  readonly reopen: SourceFile;
   private readonly index: TensorIndex;
 
   constructor(readonly origin: string) {
@@ -364,6 +365,7 @@ export class HfSource implements ModelSource {
       throw e;
     }
     this.index = index;
+    this.reopen = { format: 'hf', path: origin };
   }
 
   embedding(): Float32Array {

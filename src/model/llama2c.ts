@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { type ModelConfig, ModelConfigSchema, uniformLayers } from './config.js';
 import { assertFinite } from './safetensors.js';
-import type { LayerWeights, ModelSource } from './weights.js';
+import type { LayerWeights, ModelSource, SourceFile } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export const LLAMA2C_V1_MAGIC = 0x616b3432;
@@ -128,6 +128,7 @@ function readHeader(file: string, fd: number, size: number): { format: Llama2cFo
 
 export class Llama2cSource implements ModelSource {
   readonly config: ModelConfig;
+  readonly reopen: SourceFile;
   readonly format: Llama2cFormat;
   private fd: number | null;
   private readonly layout: Layout;
@@ -173,6 +174,7 @@ export class Llama2cSource implements ModelSource {
       fs.closeSync(fd);
       throw e;
     }
+    this.reopen = { format: 'llama2c', path: origin };
   }
 
   private read(what: string, offsetFloats: number, count: number): Float32Array {

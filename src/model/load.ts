@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { openGguf } from './gguf-model.js';
 import { openHf } from './hf.js';
 import { openLlama2c } from './llama2c.js';
-import type { ModelSource, ModelWeights } from './weights.js';
+import type { ModelSource, ModelWeights, SourceFile } from './weights.js';
 
 export const SOURCE_FORMATS = ['llama2c', 'hf', 'gguf'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
@@ -40,6 +40,18 @@ export function openModel(p: string): ModelSource {
     throw new Error(`${p}: a bare safetensors file has no config; give the folder holding it and its config.json`);
   }
   throw new Error(`${p}: not a model (expected a llama2.c .bin file, a .gguf file or a folder with config.json)`);
+}
+
+/** Opens a source's file again (in another thread: layer-reader.ts), with the same reader. */
+export function openSourceFile(f: SourceFile): ModelSource {
+  switch (f.format) {
+    case 'hf':
+      return openHf(f.path);
+    case 'llama2c':
+      return openLlama2c(f.path);
+    case 'gguf':
+      return openGguf(f.path);
+  }
 }
 
 /** Reads every tensor of `src` into memory (small models, tests, the pruner's output). */

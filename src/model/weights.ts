@@ -19,6 +19,12 @@ export interface LayerWeights {
   downBias: Float32Array | null; // [D]
 }
 
+/** A checkpoint file (or Hugging Face folder) and its format: enough to open it again elsewhere. */
+export interface SourceFile {
+  format: 'hf' | 'llama2c' | 'gguf';
+  path: string;
+}
+
 /** A tensor as the checkpoint stores it: f32 values, or f16/bf16 bits not yet widened. */
 export type StoredTensor = Float32Array | { dtype: HalfDtype; bits: Uint16Array };
 
@@ -64,6 +70,11 @@ export interface ModelSource {
   readonly config: ModelConfig;
   /** Where it came from (path), for messages. */
   readonly origin: string;
+  /**
+   * The file this source reads, for a reader in another thread to open the same weights (layer-reader.ts);
+   * absent where the weights are not in a file of their own (in memory, the pruner's layer store).
+   */
+  readonly reopen?: SourceFile;
   embedding(): Float32Array; // [V × D]
   layer(i: number): LayerWeights;
   /**

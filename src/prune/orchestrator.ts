@@ -9,7 +9,8 @@ import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model
 import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, residual, uploadLayer, type DeviceLayer } from '../model/forward.js';
 import { yieldToEventLoop } from '../model/runner.js';
 import { HiddenStream } from '../model/stream.js';
-import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, takeStoredRows, widenLayer } from '../model/weights.js';
+import { LayerReader } from '../model/layer-reader.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, takeStoredRows } from '../model/weights.js';
 import { calibrationWarnings, checkCalibration } from './calibration.js';
 import { diskLayerStore, type LayerStore, storedModel } from '../model/layer-store.js';
 import { unitColumns, type InputStats, type ModuleContext, type ModuleKind, type PruningMethod, type Recovered, type Recovery, type Selection } from './module.js';
@@ -101,11 +102,14 @@ export async function pruneModel<T extends Tensor>(
   onProgress?: (p: PruneProgress) => void,
 ): Promise<{ model: ModelSource; report: PruneReport }> {
   const store = run.layerStore ?? diskLayerStore();
+  const reader = new LayerReader(src);
   try {
-    return await pruneInto(new RunState(b, src, run, store, onProgress), calib);
+    return await pruneInto(new RunState(b, src, run, store, reader, onProgress), calib);
   } catch (e) {
     store.close(); // nothing of a failed run stays on disk
     throw e;
+  } finally {
+    reader.close();
   }
 }
 
@@ -123,6 +127,8 @@ class RunState<T extends Tensor> {
     readonly src: ModelSource,
     readonly run: PruneRun,
     readonly store: LayerStore,
+    /** Both passes take their layers from it; it reads the next one while this one runs. */
+    readonly reader: LayerReader,
     private readonly onProgress?: (p: PruneProgress) => void,
   ) {
     this.c = src.config;
@@ -192,19 +198,16 @@ async function denseLayerScores<T extends Tensor>(st: RunState<T>, calib: number
   const stream = HiddenStream.calibration(b, src, calib, st.run.batchRows, st.embedding);
   const scores: number[] = [];
   try {
-    let next = storedLayer(src, 0);
     for (let l = 0; l < c.nLayers; l++) {
       await st.progress(l, 'layer scores');
-      const dl = uploadLayer(b, c, l, next);
+      const { stored } = await st.reader.take(l, false);
+      // The next layer is read while this one runs: the next of the dense pass, or the pruning pass's first.
+      if (l + 1 < c.nLayers) st.reader.request(l + 1, false);
+      else st.reader.request(0, true);
+      const dl = uploadLayer(b, c, l, stored);
       const sums: T[] = [];
       stream.throughLayer(dl, { output: (input, output) => sums.push(b.rowCosineSum(input, output)) });
-      // The layer's work is submitted by sync(); the next layer is read from disk while it runs.
-      const done = b.sync();
-      try {
-        if (l + 1 < c.nLayers) next = storedLayer(src, l + 1);
-      } finally {
-        await done;
-      }
+      await b.sync();
       let sum = 0;
       for (const s of sums) {
         sum += (await b.read(s))[0];
@@ -220,11 +223,6 @@ async function denseLayerScores<T extends Tensor>(st: RunState<T>, calib: number
   return scores;
 }
 
-/** Layer `l` as the source stores it where it can (16-bit weights are widened on the device), else in f32. */
-function storedLayer(src: ModelSource, l: number): StoredLayer {
-  return src.storedLayer ? src.storedLayer(l) : src.layer(l);
-}
-
 /** A finished layer: its weights went to the store; its shape and report stay. */
 interface PrunedLayer {
   shape: LayerShape;
@@ -234,8 +232,10 @@ interface PrunedLayer {
 /** Layer l: attention, then MLP, each chosen on the stream as the layers before left it. */
 async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, l: number, ratio: number): Promise<PrunedLayer> {
   const { b, c } = st;
-  const stored = storedLayer(st.src, l);
-  const w = widenLayer(stored);
+  // As stored (what the device takes: 16-bit weights are widened there) and in f32 (what the methods read).
+  const { stored, widened } = await st.reader.take(l, true);
+  st.reader.request(l + 1, true);
+  const w = widened!;
   const s = c.layers[l];
   const cut = layerCut(st.run.ratios, c, l, ratio, st.run.headUnit);
   const report: LayerReport = { index: l, ratio, keptHeadGroups: null, keptChannels: null, bounded: cut.heads.bounded || cut.channels.bounded };
