@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/kernels/backend.js';
 import { storiesSequences } from '../src/corpus.js';
 import { sequencesPerplexity } from '../src/eval/perplexity.js';
+import { diskLayerStore } from '../src/model/layer-store.js';
 import { loadModelWeights } from '../src/model/load.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { Llama2cTokenizer } from '../src/model/tokenizer.js';
@@ -112,6 +113,42 @@ describe('pruned layers wait on disk', () => {
       expect(fs.readdirSync(workDir)).toEqual([]);
       expect(() => disk.model.layer(0)).toThrow(/closed/);
     } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a layer being written is read from memory; after flush() from its file, the same bytes', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-store-test-'));
+    const store = diskLayerStore(workDir);
+    try {
+      const layer = weights.layers[1];
+      store.put(1, layer);
+      expect(store.getStored(1)).toBe(layer); // the write may still be under way
+      await store.flush();
+      const [folder] = fs.readdirSync(workDir);
+      expect(fs.readdirSync(path.join(workDir, folder))).toEqual(['layer-1.safetensors']);
+      const back = store.getStored(1);
+      expect(back).not.toBe(layer);
+      expect(back).toEqual(layer);
+    } finally {
+      store.close();
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed layer write is reported by flush() and by every later put, naming the file', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slimllm-store-test-'));
+    const store = diskLayerStore(workDir);
+    try {
+      const [folder] = fs.readdirSync(workDir);
+      const file = path.join(workDir, folder, 'layer-0.safetensors');
+      fs.mkdirSync(file); // the write cannot replace a folder
+      store.put(0, weights.layers[0]);
+      await expect(store.flush()).rejects.toThrow(`${file}: writing pruned layer 0 failed: EISDIR`);
+      expect(() => store.put(1, weights.layers[1])).toThrow(`${file}: writing pruned layer 0 failed`);
+      expect(() => store.getStored(0)).toThrow(`${file}: writing pruned layer 0 failed`);
+    } finally {
+      store.close();
       fs.rmSync(workDir, { recursive: true, force: true });
     }
   });

@@ -9,12 +9,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { removeOnExit, removeStale } from '../cleanup.js';
-import { SafetensorsFile, writeSafetensors } from './safetensors.js';
-import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, storedLength, widenLayer, widenStored } from './weights.js';
+import { SafetensorsFile, writeStoredTensors } from './safetensors.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer, widenStored } from './weights.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerStore {
+  /**
+   * Keeps layer i (its arrays must not change afterwards). The disk store writes it while the caller
+   * goes on; flush() waits for that write and says if it failed.
+   */
   put(i: number, w: StoredLayer): void;
+  /** Waits until every layer put so far is written; throws the first write's failure. */
+  flush(): Promise<void>;
   /** Layer i in f32. */
   get(i: number): LayerWeights;
   /** Layer i as it was put (16-bit tensors kept). */
@@ -32,6 +38,7 @@ export function memoryLayerStore(): LayerStore {
   };
   return {
     put: (i, w) => void layers.set(i, w),
+    flush: async () => {},
     get: (i) => widenLayer(getStored(i)),
     getStored,
     close: () => layers.clear(),
@@ -54,8 +61,14 @@ export function diskLayerStore(parent = os.tmpdir()): LayerStore {
   const forget = removeOnExit(dir);
   const file = (i: number) => path.join(dir, `layer-${i}.safetensors`);
   let closed = false;
+  // Layers being written, held until their file is whole (a read meanwhile gets them from here).
+  const writing = new Map<number, { layer: StoredLayer; done: Promise<void> }>();
+  let failure: Error | null = null;
   const getStored = (i: number): StoredLayer => {
     if (closed) throw new Error('the pruned model was closed: its layers are gone (save it before closing)');
+    const w = writing.get(i);
+    if (w) return w.layer;
+    if (failure) throw failure;
     if (!fs.existsSync(file(i))) throw new Error(`pruned layer ${i} is not in the store (${file(i)})`);
     const f = SafetensorsFile.open(file(i));
     try {
@@ -72,11 +85,20 @@ export function diskLayerStore(parent = os.tmpdir()): LayerStore {
   return {
     put(i, w) {
       if (closed) throw new Error('the pruned-layer store is closed');
-      const tensors = KEYS.filter((k) => w[k] !== null).map((k) => {
-        const a = w[k] as StoredTensor;
-        return { name: k, shape: [storedLength(a)], data: a, dtype: a instanceof Float32Array ? ('F32' as const) : a.dtype };
-      });
-      writeSafetensors(file(i), tensors);
+      if (failure) throw failure;
+      const tensors = KEYS.filter((k) => w[k] !== null).map((k) => ({ name: k, data: w[k] as StoredTensor }));
+      const done = writeStoredTensors(file(i), tensors).then(
+        () => void writing.delete(i),
+        (e: Error) => {
+          failure ??= new Error(`${file(i)}: writing pruned layer ${i} failed: ${e.message}`);
+          writing.delete(i);
+        },
+      );
+      writing.set(i, { layer: w, done });
+    },
+    async flush() {
+      await Promise.all([...writing.values()].map((w) => w.done));
+      if (failure) throw failure;
     },
     get: (i) => widenLayer(getStored(i)),
     getStored,

@@ -302,26 +302,9 @@ export function tensorBytes(shape: readonly number[], dtype: SafetensorsDtype): 
  */
 export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): void {
   const dtype = opts.dtype ?? 'F32';
-  const header: Record<string, unknown> = {};
-  if (opts.metadata) header.__metadata__ = opts.metadata;
-  let offset = 0;
-  for (const t of tensors) {
-    if (t.name === '__metadata__' || t.name in header) throw new Error(`${file}: duplicate or reserved tensor name '${t.name}'`);
-    const bytes = tensorBytes(t.shape, t.dtype ?? dtype);
-    header[t.name] = { dtype: t.dtype ?? dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
-  let json = JSON.stringify(header);
-  const jsonBytes = Buffer.byteLength(json, 'utf8');
-  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
-  const headerBuf = Buffer.from(json, 'utf8');
-
+  const head = headerBytes(file, tensors, dtype, opts.metadata);
   writeFileAtomically(file, (fd) => {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(headerBuf.length));
-    writeFully(fd, len);
-    writeFully(fd, headerBuf);
+    writeFully(fd, head);
     for (const t of tensors) {
       const data = typeof t.data === 'function' ? t.data() : t.data;
       const want = t.shape.reduce((a, b) => a * b, 1);
@@ -331,6 +314,42 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], opts: W
       writeFully(fd, encodeStored(data, t.dtype ?? dtype));
     }
   });
+}
+
+/**
+ * Writes tensors, each in the dtype it is stored in (their bytes as they are), as a safetensors file
+ * on libuv's threads: the caller's thread goes on while the disk works. Not atomic (a failed write
+ * can leave part of the file): for files private to a run, such as the pruned-layer store.
+ */
+export async function writeStoredTensors(file: string, tensors: { name: string; data: StoredTensor }[]): Promise<void> {
+  const typed = tensors.map((t) => ({ name: t.name, shape: [storedLength(t.data)], data: t.data, dtype: storedDtype(t.data) }));
+  const chunks = [headerBytes(file, typed, 'F32'), ...typed.map((t) => encodeStored(t.data, t.dtype))];
+  await fs.promises.writeFile(file, chunks);
+}
+
+function storedDtype(t: StoredTensor): SafetensorsDtype {
+  return t instanceof Float32Array ? 'F32' : t.dtype;
+}
+
+/** The header's length (8 bytes) and JSON, padded so the data section starts 8-byte aligned (as the reference writer does). */
+function headerBytes(file: string, tensors: readonly Omit<TensorToWrite, 'data'>[], dtype: SafetensorsDtype, metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__' || t.name in header) throw new Error(`${file}: duplicate or reserved tensor name '${t.name}'`);
+    const bytes = tensorBytes(t.shape, t.dtype ?? dtype);
+    header[t.name] = { dtype: t.dtype ?? dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
+  const body = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + body.length);
+  out.writeBigUInt64LE(BigInt(body.length));
+  body.copy(out, 8);
+  return out;
 }
 
 /** A stored tensor's bytes in `dtype`: its own bits when it is already in that dtype, else encodeFloats of its values. */

@@ -106,6 +106,7 @@ export async function pruneModel<T extends Tensor>(
   try {
     return await pruneInto(new RunState(b, src, run, store, reader, onProgress), calib);
   } catch (e) {
+    await store.flush().catch(() => {}); // a write still under way would race the folder's removal
     store.close(); // nothing of a failed run stays on disk
     throw e;
   } finally {
@@ -142,6 +143,12 @@ class RunState<T extends Tensor> {
     await yieldToEventLoop();
   }
 
+  /** Hands layer l to the store once the previous layer's write is done (one write runs beside the pruning). */
+  async keep(l: number, w: StoredLayer): Promise<void> {
+    await this.store.flush();
+    this.store.put(l, w);
+  }
+
   sampleRss(): void {
     this.peakRss = Math.max(this.peakRss, process.memoryUsage().rss);
   }
@@ -168,6 +175,7 @@ async function pruneInto<T extends Tensor>(st: RunState<T>, calib: number[][]): 
   } finally {
     stream.free();
   }
+  await st.store.flush();
   const config: ModelConfig = { ...c, layers: layers.map((x) => x.shape) };
   const model = storedModel(config, st.store, { embedding: st.embedding, finalNorm: src.finalNorm(), classifier: c.tieEmbeddings ? null : (src.storedClassifier?.() ?? src.classifier()) });
   const before = decoderLinearParams(c);
@@ -250,7 +258,7 @@ async function pruneLayer<T extends Tensor>(st: RunState<T>, stream: HiddenStrea
     report.bounded ||= att.bounded || mlp.bounded;
     if (att.report) report.attention = att.report;
     if (mlp.report) report.mlp = mlp.report;
-    st.store.put(l, mlp.weights);
+    await st.keep(l, mlp.weights);
     st.sampleRss();
     return { shape: mlp.shape, report };
   } finally {
@@ -263,7 +271,7 @@ async function keepWhole<T extends Tensor>(st: RunState<T>, stream: HiddenStream
   const s = st.c.layers[l];
   await st.progress(l, 'forward (kept whole)');
   await st.forward(stream, (h, seqLen) => decoderLayer(st.b, st.c, dl, h, seqLen));
-  st.store.put(l, stored);
+  await st.keep(l, stored);
   if (report.ratio > 0) {
     report.keptHeadGroups = allUnits(s.nKvHeads);
     report.keptChannels = allUnits(s.ffnDim);
