@@ -89,6 +89,7 @@ function context<T extends Tensor>(b: Backend<T>, kind: ModuleKind, nPrune: numb
   const s = kind === 'attention' ? statsZ : statsH;
   return {
     b, kind, layer: 3, w, D,
+    wOut: kind === 'attention' ? b.upload(w.wo, [D, nA]) : b.upload(w.wDown, [D, F]),
     units: kind === 'attention' ? G : F,
     blockSize: kind === 'attention' ? G : F,
     colsPerUnit: kind === 'attention' ? q * d : 1,

@@ -57,7 +57,7 @@ function context<T extends Tensor>(b: Backend<T>, m: Module, nPrune: number): Mo
     wo: m.kind === 'attention' ? m.W : zero, oBias: null, wDown: m.kind === 'mlp' ? m.W : zero, downBias: null,
   };
   return {
-    b, kind: m.kind, layer: 0, w, D, units: m.units, colsPerUnit: m.g, blockSize: m.units, nPrune,
+    b, kind: m.kind, layer: 0, w, wOut: b.upload(m.W, [D, n]), D, units: m.units, colsPerUnit: m.g, blockSize: m.units, nPrune,
     stats: { count: M, mean: Float32Array.from(m.mean), sumsq: new Float32Array(n), m2: b.upload(Float32Array.from(m.m2), [n, n]) },
     timer: new PhaseTimer(),
   };

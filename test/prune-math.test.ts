@@ -341,8 +341,10 @@ describe('regression recovery (section 6)', () => {
       const nk = kept.length;
       for (const [b, blockBytes] of [[cpu, undefined], [gpu(), undefined], [cpu, 3 * n * 4], [gpu(), 3 * n * 4]] as [Backend, number | undefined][]) {
         const t = b.upload(m2, [n, n]);
-        const got = await regressionProducts(b, w, D, n, t, kept, blockBytes); // blocks of 3 kept rows, or all at once
+        const wt = b.upload(w, [D, n]);
+        const got = await regressionProducts(b, wt, D, n, t, kept, blockBytes); // blocks of 3 kept rows, or all at once
         b.free(t);
+        b.free(wt);
         for (let c = 0; c < D; c++) {
           kept.forEach((col, i) => {
             let full = 0, part = 0, mag = 0;

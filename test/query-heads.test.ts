@@ -227,12 +227,13 @@ describe('SlimLLM over query heads against a float64 search on materialised outp
         const zero = new Float32Array(0);
         const w: LayerWeights = { attnNorm: zero, wq: zero, wk: zero, wv: zero, wo, oBias: null, ffnNorm: zero, wGate: zero, wUp: zero, wDown: zero, downBias: null };
         const ctx: ModuleContext<Tensor> = {
-          b, kind: 'attention', layer: 0, w, D, units: H, colsPerUnit: d, blockSize: q, nPrune,
+          b, kind: 'attention', layer: 0, w, wOut: b.upload(wo, [D, n]), D, units: H, colsPerUnit: d, blockSize: q, nPrune,
           stats: { count: M, mean: Float32Array.from(mean), sumsq: new Float32Array(n), m2: b.upload(m2, [n, n]) },
           timer: new PhaseTimer(),
         };
         const sel = await slimllmMethod({ keepLowest: 0 }).select(ctx);
         b.free(ctx.stats.m2);
+        b.free(ctx.wOut);
         expect(sel.kept).toEqual(searchF64(O, q, nPrune));
       });
     }

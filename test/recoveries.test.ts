@@ -83,7 +83,7 @@ function context<T extends Tensor>(b: Backend<T>, c: Case): ModuleContext<T> {
     wDown: c.kind === 'mlp' ? c.W : zero, downBias: c.kind === 'mlp' ? c.bias : null,
   };
   return {
-    b, kind: c.kind, layer: 3, w, D, units: c.units, colsPerUnit: c.colsPerUnit, blockSize: c.units, nPrune: c.prunedUnits.length,
+    b, kind: c.kind, layer: 3, w, wOut: b.upload(c.W, [D, n]), D, units: c.units, colsPerUnit: c.colsPerUnit, blockSize: c.units, nPrune: c.prunedUnits.length,
     stats: { count: M, mean: Float32Array.from(s.mean), sumsq: Float32Array.from(s.sumsq), m2: b.upload(Float32Array.from(s.m2), [n, n]) },
     timer: new PhaseTimer(),
   };

@@ -22,6 +22,12 @@ export interface ModuleContext<T extends Tensor = Tensor> {
   layer: number;
   /** The layer's original weights. */
   w: LayerWeights;
+  /**
+   * The module's output projection (o_proj or down_proj) on the backend, [D × n] f32: the values of
+   * `w.wo` / `w.wDown`, already there for the layer's forward, so products gather its columns on the
+   * device instead of uploading host copies.
+   */
+  wOut: T;
   D: number;
   /** Prunable units: KV groups (attention) or channels (MLP). */
   units: number;

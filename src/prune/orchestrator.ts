@@ -305,7 +305,7 @@ async function pruneAttention<T extends Tensor>(st: RunState<T>, stream: HiddenS
   const unit = attentionUnits(c, s, st.run.headUnit ?? 'group');
   let out: ModuleOutcome = { kept: allUnits(unit.units), keptGroups: allUnits(G), bounded: false, report: null, weights: stored, shape: s };
   if (nPrune > 0) {
-    const spec = { kind: 'attention' as const, layer: l, w, units: unit.units, colsPerUnit: unit.colsPerUnit, blockSize: unit.blockSize, nPrune };
+    const spec = { kind: 'attention' as const, layer: l, w, wOut: dl.wo, units: unit.units, colsPerUnit: unit.colsPerUnit, blockSize: unit.blockSize, nPrune };
     const m = await pruneModule(st, stream, spec, (h, seqLen) => [attentionInput(b, c, dl, h, seqLen), null]);
     const D = c.hiddenSize;
     // A unit's q_proj rows are exactly its o_proj columns; a KV group's k/v rows go only with the group.
@@ -334,7 +334,7 @@ async function pruneMlp<T extends Tensor>(st: RunState<T>, stream: HiddenStream<
   const F = c.layers[l].ffnDim;
   let out: ModuleOutcome = { kept: allUnits(F), bounded: false, report: null, weights: att.weights, shape: att.shape };
   if (nPrune > 0) {
-    const m = await pruneModule(st, stream, { kind: 'mlp', layer: l, w, units: F, colsPerUnit: 1, blockSize: F, nPrune }, (h) => {
+    const m = await pruneModule(st, stream, { kind: 'mlp', layer: l, w, wOut: dl.wDown, units: F, colsPerUnit: 1, blockSize: F, nPrune }, (h) => {
       const { x, hid } = mlpInputs(b, c, dl, h);
       return [hid, x];
     });
@@ -385,7 +385,7 @@ function moduleReport(units: number, sel: Selection, rec: Recovered): ModuleRepo
 }
 
 /** A module to prune, before its statistics exist. */
-type ModuleSpec = Pick<ModuleContext, 'kind' | 'layer' | 'w' | 'units' | 'colsPerUnit' | 'blockSize' | 'nPrune'>;
+type ModuleSpec<T extends Tensor> = Pick<ModuleContext<T>, 'kind' | 'layer' | 'w' | 'wOut' | 'units' | 'colsPerUnit' | 'blockSize' | 'nPrune'>;
 
 /**
  * What a module's statistics are taken of, for one batch: the output projection's input, and
@@ -400,7 +400,7 @@ type ModuleInputs<T extends Tensor> = (h: T, seqLen: number) => [T, T | null];
 const KEPT_INPUTS_BYTES = 2 ** 30;
 
 /** One module: statistics → choice → recovery; `inputs`: each batch's output-projection input, when kept (the caller frees them). */
-async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, spec: ModuleSpec, inputs: ModuleInputs<T>): Promise<{ sel: Selection; keptCols: number[]; rec: Recovered; inputs: T[] | null }> {
+async function pruneModule<T extends Tensor>(st: RunState<T>, stream: HiddenStream<T>, spec: ModuleSpec<T>, inputs: ModuleInputs<T>): Promise<{ sel: Selection; keptCols: number[]; rec: Recovered; inputs: T[] | null }> {
   const { b, timer, run } = st;
   const l = spec.layer;
   const n = spec.units * spec.colsPerUnit;

@@ -33,27 +33,38 @@ export function columnsTransposed<T extends Tensor>(b: Backend<T>, m: T, cols: r
   return t;
 }
 
+/** X·Wᵀ of two device matrices, read back. */
+async function readLinear<T extends Tensor>(b: Backend<T>, x: T, w: T): Promise<Float32Array> {
+  const y = b.linear(x, w);
+  try {
+    return await b.read(y);
+  } finally {
+    b.free(y);
+  }
+}
+
+/** X·Wᵀ with X on the host. */
 async function product<T extends Tensor>(b: Backend<T>, x: Float32Array, xShape: [number, number], w: T): Promise<Float32Array> {
   const xt = b.upload(x, xShape);
-  const y = b.linear(xt, w);
-  const out = await b.read(y);
-  b.free(xt);
-  b.free(y);
-  return out;
+  try {
+    return await readLinear(b, xt, w);
+  } finally {
+    b.free(xt);
+  }
 }
 
 /**
  * B_g = W_o[:,S_g] · M2[S_g,:] for every head group g (each [D × n]), for the Σ_gk table.
- * `m2` is the device-resident centred Gram matrix of the head outputs [n × n].
+ * `wo` [D × n] and `m2`, the centred Gram matrix of the head outputs [n × n], are on the device.
  */
-export async function headBlockProducts<T extends Tensor>(
-  b: Backend<T>, wo: Float32Array, D: number, n: number, G: number, colsPerGroup: number, m2: T,
-): Promise<Float32Array[]> {
+export async function headBlockProducts<T extends Tensor>(b: Backend<T>, wo: T, G: number, colsPerGroup: number, m2: T): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let g = 0; g < G; g++) {
     const cols = Array.from({ length: colsPerGroup }, (_, j) => g * colsPerGroup + j);
+    const woCols = b.gatherColumns(wo, cols); // W_o[:,S_g]  [D × cpg]
     const m2Cols = b.gatherColumns(m2, cols); // [n × cpg] = M2[:,S_g] = M2[S_g,:]ᵀ
-    out.push(await product(b, takeColumns(wo, D, n, cols), [D, colsPerGroup], m2Cols));
+    out.push(await readLinear(b, woCols, m2Cols));
+    b.free(woCols);
     b.free(m2Cols);
   }
   return out;
@@ -69,14 +80,14 @@ const KEPT_ROWS_BLOCK_BYTES = 64 * 2 ** 20;
  * rows are gathered a block at a time (`blockBytes`), so the device holds one block beside M2.
  */
 export async function regressionProducts<T extends Tensor>(
-  b: Backend<T>, w: Float32Array, D: number, n: number, m2: T, kept: readonly number[], blockBytes = KEPT_ROWS_BLOCK_BYTES,
+  b: Backend<T>, w: T, D: number, n: number, m2: T, kept: readonly number[], blockBytes = KEPT_ROWS_BLOCK_BYTES,
 ): Promise<RegressionProducts> {
   const nk = kept.length;
   const pruned = complement(kept, n);
   const keptProduct = new Float32Array(D * nk);
   const full = new Float64Array(D * nk);
-  const wk = b.upload(takeColumns(w, D, n, kept), [D, nk]);
-  const wp = pruned.length > 0 ? b.upload(takeColumns(w, D, n, pruned), [D, pruned.length]) : null;
+  const wk = b.gatherColumns(w, kept); // W[:,K]
+  const wp = pruned.length > 0 ? b.gatherColumns(w, pruned) : null; // W[:,P]
   try {
     const step = Math.max(1, Math.floor(blockBytes / (n * 4)));
     for (let i0 = 0; i0 < nk; i0 += step) {
@@ -107,11 +118,11 @@ export async function regressionProducts<T extends Tensor>(
 /** x·M2[cols, Kb] [D × |Kb|] from `rows` = M2[Kb, :] (M2 symmetric) and x [D × |cols|] on the device. */
 async function blockProduct<T extends Tensor>(b: Backend<T>, x: T, rows: T, cols: readonly number[]): Promise<Float32Array> {
   const g = b.gatherColumns(rows, cols); // M2[Kb, cols]
-  const y = b.linear(x, g);
-  b.free(g);
-  const out = await b.read(y);
-  b.free(y);
-  return out;
+  try {
+    return await readLinear(b, x, g);
+  } finally {
+    b.free(g);
+  }
 }
 
 /** 0 … n−1 without `kept` (ascending). */
@@ -123,13 +134,11 @@ function complement(kept: readonly number[], n: number): number[] {
   return out;
 }
 
-/** C_Y ∝ W_down·M2_H·W_downᵀ [D × D], left on the device for the eigensolver. */
-export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, m2: T): T {
-  const wd = b.upload(wDown, [D, F]);
-  const t1 = b.linear(wd, m2); // W_down·M2_H  [D × F]
-  const cy = b.symmetricLinear(t1, wd); // (W_down·M2_H)·W_downᵀ  [D × D], symmetric as M2_H is
+/** C_Y ∝ W_down·M2_H·W_downᵀ [D × D] from W_down [D × F] on the device, left there for the matrix function. */
+export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: T, m2: T): T {
+  const t1 = b.linear(wDown, m2); // W_down·M2_H  [D × F]
+  const cy = b.symmetricLinear(t1, wDown); // (W_down·M2_H)·W_downᵀ  [D × D], symmetric as M2_H is
   b.free(t1);
-  b.free(wd);
   return cy;
 }
 

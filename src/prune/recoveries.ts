@@ -25,7 +25,7 @@ export const regressionRecovery: Recovery = {
   name: 'regression',
   async recover<T extends Tensor>(ctx: ModuleContext<T>, keptCols: number[]) {
     const { w, bias, n } = outputProjection(ctx);
-    const products = await regressionProducts(ctx.b, w, ctx.D, n, ctx.stats.m2, keptCols);
+    const products = await regressionProducts(ctx.b, ctx.wOut, ctx.D, n, ctx.stats.m2, keptCols);
     const reg = regressionFromCov({ w, D: ctx.D, n, mean: ctx.stats.mean, count: ctx.stats.count, kept: keptCols, bias, products });
     return { weight: reg.newWeight, bias: reg.newBias, summary: reg.summary };
   },
@@ -81,7 +81,7 @@ export function lstsqRecovery(o: LstsqOptions = {}): Recovery {
       if (keptCols.length === 0) throw new Error('lstsq: no kept columns');
       const where = `layer ${ctx.layer} ${ctx.kind === 'attention' ? 'o_proj' : 'down_proj'} kept covariance`;
       const { meanDiag, dead } = await keptDiagonal(b, ctx.stats.m2, n, keptCols, where);
-      const system = keptSystem(b, ctx.stats.m2, w, D, n, keptCols);
+      const system = keptSystem(b, ctx.stats.m2, ctx.wOut, keptCols);
       // All kept channels dead: any λ > 0 gives W' = 0 (Rᵀ is 0 there).
       const lambda0 = meanDiag > 0 ? damping * meanDiag : 1;
       const solved = await dampedSolve(b, system, lambda0, meanDiag, retries, where);

@@ -17,8 +17,7 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
       const { b, D, units, colsPerUnit } = ctx;
       const { w } = outputProjection(ctx);
       if (ctx.kind === 'attention') {
-        const n = units * colsPerUnit;
-        const blocks = await headBlockProducts(b, w, D, n, units, colsPerUnit, ctx.stats.m2);
+        const blocks = await headBlockProducts(b, ctx.wOut, units, colsPerUnit, ctx.stats.m2);
         const sigma = groupCrossCovFromProducts(w, D, units, colsPerUnit, (g) => blocks[g], 1 / ctx.stats.count);
         const sel = selectHeadGroupsFromCrossCov(sigma, units, D, ctx.nPrune, ctx.blockSize);
         return { kept: sel.kept, details: { headScores: sel.scores, greedySwaps: sel.swaps, fBefore: sel.fBefore, fAfter: sel.fAfter } };
@@ -27,7 +26,7 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
       if (!ctx.inputSumsq) throw new Error('slimllm: MLP scoring needs the input column norms');
       // The eigen term as a matrix function of C_Y (no eigendecomposition on the GPU).
       const downQuad = await ctx.timer.time('eigen', async () => {
-        const cy = outputCovariance(b, w, D, F, ctx.stats.m2);
+        const cy = outputCovariance(b, ctx.wOut, ctx.stats.m2);
         const z = await b.spectralSigmoid(cy);
         b.free(cy);
         const q = await weightedDownNorms(b, w, D, F, z);

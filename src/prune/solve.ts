@@ -22,14 +22,12 @@ export async function keptDiagonal<T extends Tensor>(b: Backend<T>, m2: T, n: nu
   return { meanDiag: diagSum / keptCols.length, dead };
 }
 
-/** The normal equations' pieces on the device: A = m2[K,K] [k × k] and Rᵀ = m2[K,:]·Wᵀ [k × D]. */
-export function keptSystem<T extends Tensor>(b: Backend<T>, m2: T, w: Float32Array, D: number, n: number, keptCols: number[]): { A: T; Rt: T } {
+/** The normal equations' pieces on the device: A = m2[K,K] [k × k] and Rᵀ = m2[K,:]·Wᵀ [k × D], with W [D × n] on the device. */
+export function keptSystem<T extends Tensor>(b: Backend<T>, m2: T, w: T, keptCols: number[]): { A: T; Rt: T } {
   const Pt = columnsTransposed(b, m2, keptCols); // m2[:,K]ᵀ = m2[K,:]  [k × n]
   const A = b.gatherColumns(Pt, keptCols);
-  const Wt = b.upload(w, [D, n]);
-  const Rt = b.linear(Pt, Wt); // m2[K,:]·Wᵀ = (W·m2[:,K])ᵀ
+  const Rt = b.linear(Pt, w); // m2[K,:]·Wᵀ = (W·m2[:,K])ᵀ
   b.free(Pt);
-  b.free(Wt);
   return { A, Rt };
 }
 
