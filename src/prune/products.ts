@@ -93,19 +93,17 @@ export async function regressionProducts<T extends Tensor>(
     for (let i0 = 0; i0 < nk; i0 += step) {
       const block = kept.slice(i0, i0 + step);
       const rows = b.gatherRows(m2, block); // M2[Kb,:]
+      // Both products are queued before either is read: one wait per block.
+      const partY = blockProduct(b, wk, rows, kept); // W[:,K]·M2[K,Kb]
+      const restY = wp ? blockProduct(b, wp, rows, pruned) : null; // W[:,P]·M2[P,Kb]
+      b.free(rows);
       try {
-        const part = await blockProduct(b, wk, rows, kept); // W[:,K]·M2[K,Kb]
-        const rest = wp ? await blockProduct(b, wp, rows, pruned) : null; // W[:,P]·M2[P,Kb]
-        const nb = block.length;
-        for (let c = 0; c < D; c++) {
-          for (let j = 0; j < nb; j++) {
-            const v = part[c * nb + j];
-            keptProduct[c * nk + i0 + j] = v;
-            full[c * nk + i0 + j] = v + (rest ? rest[c * nb + j] : 0);
-          }
-        }
+        const part = await b.read(partY);
+        const rest = restY ? await b.read(restY) : null;
+        placeBlock({ kept: keptProduct, full }, part, rest, D, nk, i0, block.length);
       } finally {
-        b.free(rows);
+        b.free(partY);
+        if (restY) b.free(restY);
       }
     }
   } finally {
@@ -115,13 +113,22 @@ export async function regressionProducts<T extends Tensor>(
   return { full, kept: keptProduct };
 }
 
-/** x·M2[cols, Kb] [D × |Kb|] from `rows` = M2[Kb, :] (M2 symmetric) and x [D × |cols|] on the device. */
-async function blockProduct<T extends Tensor>(b: Backend<T>, x: T, rows: T, cols: readonly number[]): Promise<Float32Array> {
+/** x·M2[cols, Kb] [D × |Kb|] on the device, from `rows` = M2[Kb, :] (M2 symmetric) and x [D × |cols|]. */
+function blockProduct<T extends Tensor>(b: Backend<T>, x: T, rows: T, cols: readonly number[]): T {
   const g = b.gatherColumns(rows, cols); // M2[Kb, cols]
-  try {
-    return await readLinear(b, x, g);
-  } finally {
-    b.free(g);
+  const y = b.linear(x, g);
+  b.free(g);
+  return y;
+}
+
+/** Writes a block's [D × nb] products into columns i0 … i0 + nb of the [D × nk] results (full = part + rest). */
+function placeBlock(out: { kept: Float32Array; full: Float64Array }, part: Float32Array, rest: Float32Array | null, D: number, nk: number, i0: number, nb: number): void {
+  for (let c = 0; c < D; c++) {
+    const src = c * nb;
+    const dst = c * nk + i0;
+    out.kept.set(part.subarray(src, src + nb), dst);
+    if (rest) for (let j = 0; j < nb; j++) out.full[dst + j] = part[src + j] + rest[src + j];
+    else for (let j = 0; j < nb; j++) out.full[dst + j] = part[src + j];
   }
 }
 
