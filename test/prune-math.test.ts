@@ -527,9 +527,11 @@ describe('FFN channels (section 5)', () => {
     for (const be of [gpu(), cpu] as Backend[]) {
       const t = be.upload(CY, [D, D]);
       const z = await be.spectralSigmoid(t);
-      const downQuad = await weightedDownNorms(be, wd32, D, F, z);
+      const wdT = be.upload(wd32, [D, F]);
+      const downQuad = await weightedDownNorms(be, wdT, z);
       be.free(t);
       be.free(z);
+      be.free(wdT);
       const got = channelScores({
         wGate: Float32Array.from(wg), wUp: Float32Array.from(wu), wDown: wd32, D, F,
         inputSumsq: sx.sumsq, hiddenSumsq: sh.sumsq, downQuad,

@@ -93,6 +93,8 @@ export interface Backend<T extends Tensor = Tensor> {
   nll(logits: T, targets: T): T;
   /** Copies the rows [start, start+count) of a 2-D tensor. */
   sliceRows(x: T, start: number, count: number): T;
+  /** xᵀ of a 2-D tensor [R×C] → [C×R]. */
+  transpose(x: T): T;
   /** Gathers the columns `cols` of a 2-D tensor [M×K] → [M×cols.length]. */
   gatherColumns(x: T, cols: readonly number[]): T;
   /** y = x[rows, :] of a 2-D x (rows in any order, repeats allowed). */

@@ -11,25 +11,17 @@ export function takeColumns(w: Float32Array, rows: number, n: number, cols: read
   return out;
 }
 
-export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}
-
 export function scaledIdentity(k: number, v: number): Float32Array {
   const out = new Float32Array(k * k);
   for (let i = 0; i < k; i++) out[i * k + i] = v;
   return out;
 }
 
-/** (M[:, cols])ᵀ [|cols| × rows] of a device matrix: gathered, then transposed as I·Xᵀ on `linear`. */
+/** (M[:, cols])ᵀ [|cols| × rows] of a device matrix. */
 export function columnsTransposed<T extends Tensor>(b: Backend<T>, m: T, cols: readonly number[]): T {
   const c = b.gatherColumns(m, cols);
-  const eye = b.upload(scaledIdentity(cols.length, 1), [cols.length, cols.length]);
-  const t = b.linear(eye, c);
+  const t = b.transpose(c);
   b.free(c);
-  b.free(eye);
   return t;
 }
 
@@ -43,15 +35,6 @@ async function readLinear<T extends Tensor>(b: Backend<T>, x: T, w: T): Promise<
   }
 }
 
-/** X·Wᵀ with X on the host. */
-async function product<T extends Tensor>(b: Backend<T>, x: Float32Array, xShape: [number, number], w: T): Promise<Float32Array> {
-  const xt = b.upload(x, xShape);
-  try {
-    return await readLinear(b, xt, w);
-  } finally {
-    b.free(xt);
-  }
-}
 
 /**
  * B_g = W_o[:,S_g] · M2[S_g,:] for every head group g (each [D × n]), for the Σ_gk table.
@@ -153,8 +136,15 @@ export function outputCovariance<T extends Tensor>(b: Backend<T>, wDown: T, m2: 
  * ‖Z·W_down[:,k]‖² for every channel k [F], with Z = spectralSigmoid(C_Y) on the device: equals
  * Σ_m ⟨W_down[:,k], v_m⟩²·sigmoid(|λ_m|/mean|λ|)², the FFN score's eigen term, without eigenvectors.
  */
-export async function weightedDownNorms<T extends Tensor>(b: Backend<T>, wDown: Float32Array, D: number, F: number, z: T): Promise<Float64Array> {
-  const q = await product(b, transpose(wDown, D, F), [F, D], z); // W_downᵀ·Zᵀ = W_downᵀ·Z [F × D]
+export async function weightedDownNorms<T extends Tensor>(b: Backend<T>, wDown: T, z: T): Promise<Float64Array> {
+  const [D, F] = wDown.shape;
+  const wt = b.transpose(wDown); // W_downᵀ [F × D]
+  let q: Float32Array;
+  try {
+    q = await readLinear(b, wt, z); // W_downᵀ·Zᵀ = W_downᵀ·Z [F × D]
+  } finally {
+    b.free(wt);
+  }
   const out = new Float64Array(F);
   for (let k = 0; k < F; k++) {
     let s = 0;

@@ -29,7 +29,7 @@ export function slimllmMethod(o: SlimLLMOptions): PruningMethod {
         const cy = outputCovariance(b, ctx.wOut, ctx.stats.m2);
         const z = await b.spectralSigmoid(cy);
         b.free(cy);
-        const q = await weightedDownNorms(b, w, D, F, z);
+        const q = await weightedDownNorms(b, ctx.wOut, z);
         b.free(z);
         return q;
       });

@@ -74,6 +74,14 @@ export function gatherRows(x: CpuTensor, rows: readonly number[]): CpuTensor {
   return new CpuTensor(out, [rows.length, K]);
 }
 
+/** xᵀ [C × R] of a 2-D x [R × C]. */
+export function transpose(x: CpuTensor): CpuTensor {
+  const [R, C] = dims2(x);
+  const out = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = x.data[r * C + c];
+  return new CpuTensor(out, [C, R]);
+}
+
 export function gatherColumns(x: CpuTensor, cols: readonly number[]): CpuTensor {
   const [rows, K] = dims2(x);
   for (const c of cols) if (!(c >= 0 && c < K)) throw new Error(`gatherColumns: column ${c} outside ${K}`);

@@ -3,7 +3,7 @@
 import type { AttentionOptions, Backend, HalfDtype, CovStats, RopeOptions } from '../backend.js';
 import { columnSumsq, covAccumulate, covInit } from './covariance.js';
 import { attention, rope, rmsnorm } from './transformer.js';
-import { add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu, transpose } from './elementwise.js';
 import { cholesky, choleskySolve } from './linalg.js';
 import { linear, symmetricLinear } from './linear.js';
 import { spectralSigmoid } from './matfun.js';
@@ -58,6 +58,9 @@ export class CpuBackend implements Backend<CpuTensor> {
   }
   sliceRows(x: CpuTensor, start: number, count: number): CpuTensor {
     return sliceRows(x, start, count);
+  }
+  transpose(x: CpuTensor): CpuTensor {
+    return transpose(x);
   }
   gatherColumns(x: CpuTensor, cols: readonly number[]): CpuTensor {
     return gatherColumns(x, cols);

@@ -30,8 +30,9 @@ const SUM: KernelProgram<{ n: 'u32' }> = {
 };
 /** y = x[:, cols]; size = elements of y. */
 const GATHER = perItemKernel('gather', 'main', { rows: 'u32', inCols: 'u32', outCols: 'u32' } as const);
+const TRANSPOSE = perItemKernel('transpose', 'main', { R: 'u32', C: 'u32', r0: 'u32', c0: 'u32', h: 'u32', w: 'u32' } as const);
 
-export const ELEMENTWISE_PROGRAMS = [BINARY, ROW_COSINE, ROW_NLL, SUM, GATHER];
+export const ELEMENTWISE_PROGRAMS = [BINARY, ROW_COSINE, ROW_NLL, SUM, GATHER, TRANSPOSE];
 
 function binary(ctx: GpuContext, a: GpuTensor, b: GpuTensor, op: BinaryOp, name: string): GpuTensor {
   if (a.size !== b.size) throw new Error(`${name}: shapes [${a.shape}] and [${b.shape}] differ`);
@@ -136,4 +137,44 @@ export function gatherColumns(
   }
   ctx.free(idx);
   return y;
+}
+
+/**
+ * xᵀ [C × R] of a 2-D x [R × C]. Over the storage-binding limit it works in blocks of input rows ×
+ * input columns, each binding only its rows of x and of y (offsets aligned as the device requires).
+ */
+export function transpose(ctx: GpuContext, x: GpuTensor, opts: { maxBindingBytes?: number } = {}): GpuTensor {
+  const [R, C] = rowsCols(x);
+  const y = ctx.tensor([C, R]);
+  if (R === 0 || C === 0) return y;
+  const maxBind = Math.min(ctx.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const fit = R * C * 4 <= maxBind;
+  const h = fit ? R : blockRows(align, C, maxBind, x.shape, 'input');
+  const w = fit ? C : blockRows(align, R, maxBind, x.shape, 'output');
+  for (let r0 = 0; r0 < R; r0 += h) {
+    const hb = Math.min(h, R - r0);
+    for (let c0 = 0; c0 < C; c0 += w) {
+      const wb = Math.min(w, C - c0);
+      runProgram(ctx, TRANSPOSE, {
+        bindings: [
+          { buffer: x.buffer, offset: r0 * C * 4, size: hb * C * 4 },
+          { buffer: y.buffer, offset: c0 * R * 4, size: wb * R * 4 },
+        ],
+        uniforms: { R, C, r0, c0, h: hb, w: wb },
+        size: hb * wb,
+      });
+    }
+  }
+  return y;
+}
+
+/** Rows of `width` floats per transpose block: as many as a binding holds, in steps whose byte offsets stay aligned. */
+function blockRows(align: number, width: number, maxBind: number, shape: readonly number[], side: string): number {
+  const step = alignedRowStep(align, 1, width * 4);
+  const rows = Math.floor(maxBind / (width * 4) / step) * step;
+  if (rows < step) {
+    throw new Error(`transpose: ${step} ${side} rows of ${width} values of [${shape}] (${formatBytes(step * width * 4)}) do not fit a ${formatBytes(maxBind)} storage binding`);
+  }
+  return rows;
 }

@@ -2,7 +2,7 @@
 import { GpuContext, type GpuTensor } from '../../gpu/context.js';
 import type { AttentionOptions, Backend, HalfDtype, CovStats, DeviceMemory, RopeOptions } from '../backend.js';
 import { COVARIANCE_PROGRAMS, columnSumsq, covAccumulate, covInit } from './covariance.js';
-import { ELEMENTWISE_PROGRAMS, add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu } from './elementwise.js';
+import { ELEMENTWISE_PROGRAMS, add, gatherColumns, gatherRows, nll, rowCosineSum, sliceRows, swiglu, transpose } from './elementwise.js';
 import { LINALG_PROGRAMS, cholesky, choleskySolve } from './linalg.js';
 import { LINEAR_PROGRAMS, linear, symmetricLinear } from './linear.js';
 import { MATFUN_PROGRAMS, spectralSigmoid } from './matfun.js';
@@ -83,6 +83,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
   sliceRows(x: GpuTensor, start: number, count: number): GpuTensor {
     return sliceRows(this.ctx, x, start, count);
+  }
+  transpose(x: GpuTensor): GpuTensor {
+    return transpose(this.ctx, x);
   }
   gatherColumns(x: GpuTensor, cols: readonly number[]): GpuTensor {
     return gatherColumns(this.ctx, x, cols);
