@@ -2,6 +2,7 @@
 // hands back is what the source's own reads give, bit for bit, for every checkpoint format; a
 // corrupt tensor is refused naming the file and tensor, in the reader and in a pruning run (which
 // then leaves nothing on disk); pruning through it gives the same model as from memory.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import { SafetensorsFile } from '../src/model/safetensors.js';
 import { inMemorySource, type LayerWeights, type ModelSource, type StoredLayer, type StoredTensor, widenLayer } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
-import { bundled } from '../src/paths.js';
+import { bundled, packageRoot } from '../src/paths.js';
 import { pruneModel, type PruneRun } from '../src/prune/orchestrator.js';
 import { regressionRecovery } from '../src/prune/recoveries.js';
 import { slimllmMethod } from '../src/prune/slimllm.js';
@@ -124,6 +125,22 @@ describe('LayerReader', () => {
     await expect(reader.take(0, true)).rejects.toThrow('the layer reader was closed');
     expect(() => reader.take(5, true)).toThrow(`${bundled.model()}: layer 5 out of range (0..4)`);
     src.close();
+  });
+});
+
+describe('the layer reader in a script of its own', () => {
+  it('a script whose only pending work is a read gets it (the thread is held while a read is owed), and ends when closed', () => {
+    const root = packageRoot();
+    const js = (p: string) => JSON.stringify(path.join(root, 'dist/src/model', p));
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `import { LayerReader } from ${js('layer-reader.js')};
+      import { openModel } from ${js('load.js')};
+      const src = openModel(${JSON.stringify(bundled.model())});
+      const reader = new LayerReader(src);
+      const r = await reader.take(2, true);
+      console.log('read', reader.threaded, r.widened.wq.length);
+      reader.close();
+      src.close();`], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim()).toBe(`read true ${weights.layers[2].wq.length}`);
   });
 });
 

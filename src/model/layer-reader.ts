@@ -83,18 +83,21 @@ export class LayerReader {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<LayerRead>((resolve, reject) => {
+      if (this.owed.size === 0) this.worker!.ref(); // a read is owed: the process waits for it
       this.owed.set(id, { resolve, reject });
       this.worker!.postMessage({ id, layer: l, widen } satisfies LayerReadRequest);
     });
   }
 
   private start(src: ModelSource): Worker {
-    const w = new Worker(workerScript(), { workerData: src.reopen });
-    w.unref(); // a reader left open must not keep the process alive
+    // The parent's node flags are not the thread's: some (--input-type with -e) stop a worker from starting.
+    const w = new Worker(workerScript(), { workerData: src.reopen, execArgv: [] });
+    w.unref(); // an idle reader left open must not keep the process alive
     w.on('message', (r: LayerReadReply) => {
       const o = this.owed.get(r.id);
       if (!o) return;
       this.owed.delete(r.id);
+      if (this.owed.size === 0) w.unref();
       if ('error' in r) o.reject(new Error(r.error));
       else o.resolve({ stored: r.stored, widened: r.widened });
     });
