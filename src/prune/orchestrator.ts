@@ -2,8 +2,9 @@
 // layer by layer — statistics of the unpruned attention on the (already perturbed) input, the
 // method's choice of head groups, the recovery of o_proj, the pruned attention run; statistics of the
 // unpruned MLP, the choice of channels, the recovery of down_proj, the pruned MLP run. Weights are
-// read one layer at a time; statistics are streamed on the backend batch by batch, so memory does
-// not grow with the number of calibration tokens.
+// read a layer at a time (the next by the layer reader's thread while this one is pruned) and
+// finished layers written in the background; statistics are streamed on the backend batch by
+// batch, so memory does not grow with the number of calibration tokens or layers.
 import type { Backend, Tensor } from '../kernels/backend.js';
 import { decoderLinearParams, type LayerShape, type ModelConfig } from '../model/config.js';
 import { attentionBlock, attentionInput, decoderLayer, freeLayer, mlpBlock, mlpInputs, residual, uploadLayer, type DeviceLayer } from '../model/forward.js';
