@@ -49,8 +49,10 @@ function expectSameLayer(a: StoredLayer | LayerWeights, b: StoredLayer | LayerWe
   }
 }
 
-/** Sets element 0 of `tensor` in an F16 folder's model.safetensors to +Inf. */
-function poison(dir: string, tensor: string): string {
+/** The bundled model as an F16 folder `name`, with element 0 of `tensor` set to +Inf. */
+function poisonedF16(name: string, tensor: string): { dir: string; file: string } {
+  const dir = path.join(tmp, name);
+  saveModel(weights, dir, { dtype: 'F16' });
   const file = path.join(dir, 'model.safetensors');
   const f = SafetensorsFile.open(file);
   const { begin } = f.info(tensor);
@@ -64,7 +66,7 @@ function poison(dir: string, tensor: string): string {
   } finally {
     fs.closeSync(fd);
   }
-  return file;
+  return { dir, file };
 }
 
 describe('LayerReader', () => {
@@ -103,9 +105,7 @@ describe('LayerReader', () => {
   });
 
   it('refuses a non-finite weight naming the file and tensor; the other layers still read', async () => {
-    const dir = path.join(tmp, 'poisoned-reader');
-    saveModel(weights, dir, { dtype: 'F16' });
-    const file = poison(dir, hfNames.layer(2).wGate);
+    const { dir, file } = poisonedF16('poisoned-reader', hfNames.layer(2).wGate);
     const src = openHf(dir);
     const reader = new LayerReader(src);
     try {
@@ -174,9 +174,7 @@ describe('pruning through the layer reader', () => {
   });
 
   it('stops at a non-finite weight with the reader\'s message and leaves no layer store behind', async () => {
-    const dir = path.join(tmp, 'poisoned-run');
-    saveModel(weights, dir, { dtype: 'F16' });
-    const file = poison(dir, hfNames.layer(3).wDown);
+    const { dir, file } = poisonedF16('poisoned-run', hfNames.layer(3).wDown);
     const parent = path.join(tmp, 'store-parent');
     const src = openHf(dir);
     try {

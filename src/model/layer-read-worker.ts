@@ -2,8 +2,8 @@
 // for (checked finite, and widened to f32 on request), handing their buffers over without a copy.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSourceFile } from './load.js';
-import type { LayerReadReply, LayerReadRequest } from './layer-reader.js';
-import { type LayerWeights, type SourceFile, type StoredLayer, type StoredTensor, widenLayer } from './weights.js';
+import { type LayerReadReply, type LayerReadRequest, readLayer } from './layer-reader.js';
+import type { LayerWeights, SourceFile, StoredTensor } from './weights.js';
 
 const port = parentPort;
 if (!port) throw new Error('layer-read-worker: not started as a worker thread');
@@ -12,8 +12,7 @@ const src = openSourceFile(workerData as SourceFile);
 port.on('message', (m: LayerReadRequest) => {
   let reply: LayerReadReply;
   try {
-    const stored: StoredLayer = src.storedLayer ? src.storedLayer(m.layer) : src.layer(m.layer);
-    reply = { id: m.id, stored, widened: m.widen ? widenLayer(stored) : null };
+    reply = { id: m.id, ...readLayer(src, m.layer, m.widen) };
   } catch (e) {
     port.postMessage({ id: m.id, error: (e as Error).message } satisfies LayerReadReply);
     return;

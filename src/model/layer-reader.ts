@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../paths.js';
-import { type LayerWeights, type ModelSource, type StoredLayer, widenLayer } from './weights.js';
+import { type LayerWeights, type ModelSource, type StoredLayer, storedLayerOf, widenLayer } from './weights.js';
 
 /** A layer as read: as stored, and (when asked for) widened to f32. */
 export interface LayerRead {
@@ -72,8 +72,7 @@ export class LayerReader {
 
   private here(l: number, widen: boolean): Promise<LayerRead> {
     try {
-      const stored = this.src.storedLayer ? this.src.storedLayer(l) : this.src.layer(l);
-      return Promise.resolve({ stored, widened: widen ? widenLayer(stored) : null });
+      return Promise.resolve(readLayer(this.src, l, widen));
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -112,6 +111,12 @@ export class LayerReader {
     for (const o of this.owed.values()) o.reject(this.failure);
     this.owed.clear();
   }
+}
+
+/** Layer `l` of `src` as stored, and widened when asked for: what the reader hands over, from either thread. */
+export function readLayer(src: ModelSource, l: number, widen: boolean): LayerRead {
+  const stored = storedLayerOf(src, l);
+  return { stored, widened: widen ? widenLayer(stored) : null };
 }
 
 function readKey(l: number, widen: boolean): number {

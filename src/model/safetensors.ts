@@ -10,7 +10,7 @@
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16, widenBf16, widenF16 } from './half.js';
+import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16 } from './half.js';
 import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
@@ -176,7 +176,7 @@ export class SafetensorsFile {
   /** Reads one tensor, widened to f32. */
   read(name: string): Float32Array {
     const t = this.readStored(name);
-    return t instanceof Float32Array ? t : t.dtype === 'BF16' ? widenBf16(t.bits) : widenF16(t.bits);
+    return widenStored(t);
   }
 
   /** Reads one tensor as stored: f32 values, or f16/bf16 bits left for the caller (or the device) to widen. */

@@ -36,6 +36,16 @@ export function storedLength(t: StoredTensor): number {
   return t instanceof Float32Array ? t.length : t.bits.length;
 }
 
+/** `f` applied to a stored tensor's array, in its own dtype (f32 values or 16-bit bits). */
+export function mapStored(t: StoredTensor, f: <A extends Float32Array | Uint16Array>(a: A) => A): StoredTensor {
+  return t instanceof Float32Array ? f(t) : { dtype: t.dtype, bits: f(t.bits) };
+}
+
+/** Layer `i` of `src` as stored where the source keeps 16-bit weights, else in f32. */
+export function storedLayerOf(src: ModelSource, i: number): StoredLayer {
+  return src.storedLayer ? src.storedLayer(i) : src.layer(i);
+}
+
 /** f32 values of a stored tensor (f16/bf16 widened on the host). */
 export function widenStored(t: StoredTensor): Float32Array {
   if (t instanceof Float32Array) return t;
@@ -143,12 +153,11 @@ export function readLayerTensors<A extends StoredTensor = Float32Array>(
 export function layersInLayout(src: ModelSource, to: 'interleaved' | 'half'): (i: number) => StoredLayer {
   const c = src.config;
   const permute = c.ropeLayout === to ? null : to === 'half' ? permuteInterleavedToHalf : permuteHalfToInterleaved;
-  const rows = (t: StoredTensor, heads: number): StoredTensor =>
-    t instanceof Float32Array ? permute!(t, heads, c.headDim, c.hiddenSize) : { dtype: t.dtype, bits: permute!(t.bits, heads, c.headDim, c.hiddenSize) };
+  const rows = (t: StoredTensor, heads: number): StoredTensor => mapStored(t, (a) => permute!(a, heads, c.headDim, c.hiddenSize));
   let cached: { i: number; w: StoredLayer } | null = null;
   return (i) => {
     if (cached?.i !== i) {
-      const w = src.storedLayer?.(i) ?? src.layer(i);
+      const w = storedLayerOf(src, i);
       const s = c.layers[i];
       cached = { i, w: permute ? { ...w, wq: rows(w.wq, s.nHeads), wk: rows(w.wk, s.nKvHeads) } : w };
     }
@@ -158,12 +167,11 @@ export function layersInLayout(src: ModelSource, to: 'interleaved' | 'half'): (i
 
 /** Rows `rows` of a stored row-major [· × n] tensor, in its own dtype. */
 export function takeStoredRows(t: StoredTensor, n: number, rows: readonly number[]): StoredTensor {
-  const take = <A extends Float32Array | Uint16Array>(a: A): A => {
+  return mapStored(t, <A extends Float32Array | Uint16Array>(a: A): A => {
     const out = (a instanceof Float32Array ? new Float32Array(rows.length * n) : new Uint16Array(rows.length * n)) as A;
     rows.forEach((r, i) => out.set(a.subarray(r * n, (r + 1) * n) as never, i * n));
     return out;
-  };
-  return t instanceof Float32Array ? take(t) : { dtype: t.dtype, bits: take(t.bits) };
+  });
 }
 
 export function allZero(a: Float32Array): boolean {

@@ -35,7 +35,6 @@ async function readLinear<T extends Tensor>(b: Backend<T>, x: T, w: T): Promise<
   }
 }
 
-
 /**
  * B_g = W_o[:,S_g] · M2[S_g,:] for every head group g (each [D × n]), for the Σ_gk table.
  * `wo` [D × n] and `m2`, the centred Gram matrix of the head outputs [n × n], are on the device.
