@@ -129,6 +129,35 @@ describe('GGUF model round trip', () => {
     }
   });
 
+  it('a 16-bit folder saved as F16 GGUF: its halves as stored (q/k rows interleaved), a BF16 one rounded to F16', () => {
+    const m = syntheticModel([shape(4, 2, 8), shape(2, 1, 4)], { hiddenSize: 16, headDim: 4 });
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const dir = fresh(`${dtype}-folder`);
+      saveModel(m, dir, { dtype });
+      const folder = loadModelWeights(dir);
+      const file = fresh(`${dtype}-folder.gguf`);
+      const src = openModel(dir);
+      saveModel(src, file, { dtype: 'F16' });
+      src.close();
+      const g = openGguf(file);
+      expect(g.gguf.info('token_embd.weight').type).toBe('F16');
+      g.close();
+      // Back to a folder (rotate-half q/k rows again): every value is the first folder's, rounded to f16.
+      const back = fresh(`${dtype}-back`);
+      const gs = openModel(file);
+      saveModel(gs, back);
+      gs.close();
+      const fromGguf = loadModelWeights(back);
+      const f16 = (a: Float32Array) => (dtype === 'F16' ? a : roundToF16(a));
+      expect(fromGguf.embedding).toEqual(f16(folder.embedding));
+      expect(fromGguf.classifier).toEqual(f16(folder.classifier));
+      folder.layers.forEach((l, i) => {
+        for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const) expect(fromGguf.layers[i][k], `${dtype} layer ${i} ${k}`).toEqual(f16(l[k]));
+        expect(fromGguf.layers[i].attnNorm).toEqual(l.attnNorm);
+      });
+    }
+  });
+
   it('Q8_0 matches ggml\'s reference quantizer and falls back to F16 for rows not a multiple of 32', () => {
     const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * (i < 32 ? 1 : 1e-3));
     x[5] = 0;

@@ -17,7 +17,7 @@ import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } f
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
 import { assertFinite, finiteForSave } from './safetensors.js';
-import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
+import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredTensor, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -117,21 +117,22 @@ export function saveGguf(src: ModelSource, file: string, opts: SaveGgufOptions =
 
   const tensors: GgufTensorToWrite[] = [];
   const matrixType = (dims: number[]): GgmlTypeName => (dtype === 'Q8_0' && dims[0] % 32 !== 0 ? 'F16' : dtype);
-  const add = (name: string, dims: number[], get: () => Float32Array) => {
+  const add = (name: string, dims: number[], get: () => StoredTensor) => {
     const type = dims.length === 1 ? 'F32' : matrixType(dims);
     tensors.push({ name, dims, type, data: finiteForSave(src.origin, name, get) });
   };
-  add(ggufNames.embedding, [c.hiddenSize, c.vocabSize], () => src.embedding());
+  // 16-bit weights are handed over as stored: an F16 save of an F16 checkpoint copies their bits.
+  add(ggufNames.embedding, [c.hiddenSize, c.vocabSize], () => src.storedEmbedding?.() ?? src.embedding());
   for (let i = 0; i < c.nLayers; i++) {
     const names = ggufNames.layer(i);
     const dims = layerDims(out, i);
     for (const key of Object.keys(dims) as (keyof LayerWeights)[]) {
       const d = dims[key];
-      if (d) add(names[key], d, () => widenStored(layer(i)[key] as StoredTensor));
+      if (d) add(names[key], d, () => layer(i)[key] as StoredTensor);
     }
   }
   add(ggufNames.finalNorm, [c.hiddenSize], () => src.finalNorm());
-  if (!c.tieEmbeddings) add(ggufNames.classifier, [c.hiddenSize, c.vocabSize], () => src.classifier());
+  if (!c.tieEmbeddings) add(ggufNames.classifier, [c.hiddenSize, c.vocabSize], () => src.storedClassifier?.() ?? src.classifier());
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeGguf(file, metadata, tensors);
 }

@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
-import { encodeFloats } from './safetensors.js';
+import { encodeStored } from './safetensors.js';
+import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export const GGUF_MAGIC = 'GGUF';
@@ -503,8 +504,9 @@ export function dequantizeQ8_0(raw: Uint8Array, out: Float32Array): void {
   }
 }
 
-function encodeTensor(data: Float32Array, type: GgmlTypeName): Uint8Array {
-  return type === 'Q8_0' ? quantizeQ8_0(data) : encodeFloats(data, type);
+/** A tensor's bytes as `type`: 16-bit values already in that type are written as they are. */
+function encodeTensor(data: StoredTensor, type: GgmlTypeName): Uint8Array {
+  return type === 'Q8_0' ? quantizeQ8_0(widenStored(data)) : encodeStored(data, type);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,8 +517,8 @@ export interface GgufTensorToWrite {
   /** ggml order (dims[0] innermost). */
   dims: number[];
   type: GgmlTypeName;
-  /** The values, produced when their turn comes (lets callers stream one layer at a time). */
-  data: () => Float32Array;
+  /** The values (f32, or 16-bit as stored), produced when their turn comes (lets callers stream one layer at a time). */
+  data: () => StoredTensor;
 }
 
 /** A metadata entry to write; strings may be given as raw UTF-8 bytes. */
@@ -631,7 +633,8 @@ export function writeGguf(
     tensors.forEach((t, k) => {
       const data = t.data();
       const want = t.dims.reduce((a, b) => a * b, 1);
-      if (data.length !== want) throw new Error(`${file}: tensor '${t.name}': ${data.length} values, dims [${t.dims.join(', ')}] need ${want}`);
+      const have = storedLength(data);
+      if (have !== want) throw new Error(`${file}: tensor '${t.name}': ${have} values, dims [${t.dims.join(', ')}] need ${want}`);
       writeFully(fd, encodeTensor(data, t.type));
       writeFully(fd, new Uint8Array(alignUp(sizes[k], alignment) - sizes[k]));
     });

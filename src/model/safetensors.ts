@@ -10,7 +10,8 @@
 // f32 bytes are read straight into a Float32Array.
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { bf16BitsToF32, f16BitsToF32, narrowBf16, narrowF16 } from './half.js';
+import { firstNonFiniteStored } from './finite.js';
+import { narrowBf16, narrowF16 } from './half.js';
 import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
@@ -72,6 +73,7 @@ function fmtShape(shape: readonly number[]): string {
 
 /** Throws naming `what` (e.g. "model.safetensors: tensor 'x'") when any element is NaN or ±Inf. */
 export function assertFinite(arr: ArrayLike<number>, what: string): void {
+  if (arr instanceof Float32Array) return assertFiniteStored(arr, what);
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (!Number.isFinite(v)) throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
@@ -80,15 +82,8 @@ export function assertFinite(arr: ArrayLike<number>, what: string): void {
 
 /** assertFinite for a stored tensor: f16/bf16 bits are checked without widening (all-ones exponent: ±Inf or NaN). */
 export function assertFiniteStored(t: StoredTensor, what: string): void {
-  if (t instanceof Float32Array) return assertFinite(t, what);
-  const exp = t.dtype === 'BF16' ? 0x7f80 : 0x7c00;
-  const bits = t.bits;
-  for (let i = 0; i < bits.length; i++) {
-    if ((bits[i] & exp) === exp) {
-      const v = t.dtype === 'BF16' ? bf16BitsToF32(bits[i]) : f16BitsToF32(bits[i]);
-      throw new Error(`${what}: element ${i} is ${v} (weights must be finite)`);
-    }
-  }
+  const bad = firstNonFiniteStored(t);
+  if (bad) throw new Error(`${what}: element ${bad.index} is ${bad.value} (weights must be finite)`);
 }
 
 /** `get`, checked for non-finite values when a writer calls it (the message names `origin` and `name`). */
