@@ -1,6 +1,8 @@
 // The host side of reading and saving a checkpoint, which no GPU speeds up: every layer read as
 // stored and checked for non-finite values (what the layer reader does for each layer of a prune),
-// and the whole model saved as an F16 folder and as an F16 GGUF (what `prune --out` does last).
+// the whole model saved as an F16 folder and as an F16 GGUF (what `prune --out` does last), and
+// the same model held as f32 in memory saved as an F16 folder (every value narrowed: what a pruned
+// model's recovered output projections, f32, go through).
 //
 //   npm run build && node dist/bench/save.js [--shape tinyllama] [--layers 4] [--reps 3] [--model DIR]
 //
@@ -10,18 +12,22 @@
 // reads measure the host's work rather than the disk. Outputs go to the temp folder and are removed
 // after each step.
 //
+// The f32 copy is read once, before the first rep, and is not timed.
+//
 // Progress goes to stderr; the last stdout line is the JSON result: provenance, the model's bytes,
 // and per step the runs (ms), their median and MB/s of the source's bytes.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openHf } from '../src/model/hf.js';
+import { loadModelWeights } from '../src/model/load.js';
+import type { ModelWeights } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { readLayer } from '../src/model/layer-reader.js';
 import { choiceFlag, intFlag, isMain, log, median, parseFlags, provenance } from './common.js';
 import { SHAPES, writeSyntheticCheckpoint } from './synth.js';
 
-const STEPS = ['read', 'save-hf', 'save-gguf'] as const;
+const STEPS = ['read', 'save-hf', 'save-gguf', 'save-hf-from-f32'] as const;
 type Step = (typeof STEPS)[number];
 
 /** Every layer of the checkpoint in `dir` read as stored and checked, as the layer reader does. */
@@ -34,9 +40,11 @@ function readAllLayers(dir: string): void {
   }
 }
 
-function runStep(step: Step, modelDir: string, outDir: string): number {
+function runStep(step: Step, modelDir: string, outDir: string, f32: () => ModelWeights): number {
+  const weights = step === 'save-hf-from-f32' ? f32() : null;
   const t0 = performance.now();
   if (step === 'read') readAllLayers(modelDir);
+  else if (weights) saveModel(weights, outDir, { dtype: 'F16' });
   else {
     const src = openHf(modelDir);
     try {
@@ -81,10 +89,12 @@ function main(argv: string[]): void {
     const src = openHf(modelDir);
     const nLayers = src.config.nLayers;
     src.close();
-    const ms: Record<Step, number[]> = { read: [], 'save-hf': [], 'save-gguf': [] };
+    const ms: Record<Step, number[]> = { read: [], 'save-hf': [], 'save-gguf': [], 'save-hf-from-f32': [] };
+    let f32: ModelWeights | null = null;
+    const inMemory = () => (f32 ??= loadModelWeights(modelDir));
     for (let r = 0; r < reps; r++) {
       for (const step of STEPS) {
-        const t = runStep(step, modelDir, path.join(tmp, 'out'));
+        const t = runStep(step, modelDir, path.join(tmp, 'out'), inMemory);
         ms[step].push(Number(t.toFixed(1)));
         log(`rep ${r + 1}/${reps} ${step}: ${(t / 1000).toFixed(2)} s`);
       }
