@@ -24,7 +24,7 @@ export function f32ToF16Bits(v: number): number {
   return f32BitsToF16Bits(u32[0]);
 }
 
-/** f16 bits of the f32 whose bits are `x`, signed or unsigned (round to nearest, ties to even). */
+/** f16 bits of the f32 whose bits are `x` (round to nearest, ties to even). */
 function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
@@ -53,26 +53,10 @@ function f32BitsToF16Bits(x: number): number {
  * written inline over the f32 bits because a per-element call dominated F16 saves.
  */
 export function narrowF16(a: Float32Array, out = new Uint16Array(a.length)): Uint16Array {
-  // Signed words: an unsigned one above 2³¹ (every negative value) would leave the JIT's int32 path.
-  const x32 = new Int32Array(a.buffer, a.byteOffset, a.length);
-  for (let i = 0; i < a.length; i++) {
-    const x = x32[i];
-    const abs = x & 0x7fffffff;
-    // Values with a normal f16 exponent (nearly all weights) take the branch-free form: rebias the
-    // exponent, add just under half an f16 ulp plus the kept mantissa's lowest bit (ties to even),
-    // and drop 13 mantissa bits; a carry out of the mantissa rounds up the exponent, to Inf at the top.
-    if (abs >= F16_MIN_NORMAL_BITS && abs < F16_OVERFLOW_BITS) {
-      out[i] = ((x >> 16) & 0x8000) | ((abs - F16_REBIAS + 0xfff + ((abs >>> 13) & 1)) >>> 13);
-    } else out[i] = f32BitsToF16Bits(x);
-  }
+  const x32 = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < a.length; i++) out[i] = f32BitsToF16Bits(x32[i]);
   return out;
 }
-
-/** f32 bits of the smallest normal f16 (2⁻¹⁴) and of 2¹⁶, the first value past the f16 exponents. */
-const F16_MIN_NORMAL_BITS = 113 << 23;
-const F16_OVERFLOW_BITS = 143 << 23;
-/** The exponent bias difference (127 − 15) in place in f32 bits. */
-const F16_REBIAS = 112 << 23;
 
 /** Narrows f32 values to bf16 bits in bulk (what f32ToBf16Bits gives element by element). */
 export function narrowBf16(a: Float32Array, out = new Uint16Array(a.length)): Uint16Array {
