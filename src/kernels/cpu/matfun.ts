@@ -1,5 +1,5 @@
 // CPU twin of the GPU matrix function (src/kernels/gpu/matfun.ts): the definition itself, through
-// the float64 eigendecomposition — exact, and on the CPU cheaper than the GPU's ~25 products.
+// the float64 eigendecomposition — exact, and on the CPU cheaper than the GPU's 10 + s products.
 import { eighF64 } from './linalg.js';
 import { CpuTensor } from './tensor.js';
 

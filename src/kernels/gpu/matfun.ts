@@ -1,13 +1,15 @@
 // σ(A/μ) as a matrix function on the GPU, without an eigendecomposition (the parallel-Jacobi eigh
 // is dispatch-bound: ~1200 s for n = 2048 on lavapipe, 2.2 s on an H200). Everything is a matmul:
 //   1. μ = trace(A)/n (= mean |λ| for a positive semi-definite A); s = ⌈log2(‖A‖∞/(μ·θ))⌉.
-//   2. D = expm1(X), X = −A/(μ·2ˢ) (‖X‖ ≤ θ): Taylor series of degree 8 by Horner.
+//   2. D = expm1(X), X = −A/(μ·2ˢ) (‖X‖ ≤ θ): Taylor series of degree 8, evaluated as
+//      Paterson–Stockmeyer does, in powers of X³: D = B₀ + X³·(B₁ + X³·B₂) with each Bᵢ a
+//      combination of I, X and X². Four products (X², X³ and two), where Horner needs seven.
 //   3. s doublings in the expm1 form, D ← 2D + D² (= exp(2Y) − 1). Squaring E = I + D directly
 //      would double the absolute error of the eigen-directions with λ ≈ 0 at every step (f32:
 //      ~1e-3 after 12 squarings); the expm1 form keeps them relative (~1e-6, see the tests).
 //   4. Z = (I + E)⁻¹ = (2I + D)⁻¹ by Newton–Schulz: M's eigenvalues are in (1, 2], so from
 //      Z₁ = 2α − α²M (α = 2/3) the residual ‖I − MZ‖ ≤ 1/9 squares at each step: 3 steps → 2e-8.
-// Cost: 13 + s symmetric products of n × n, each half a general product's work (s grows with the
+// Cost: 10 + s symmetric products of n × n, each half a general product's work (s grows with the
 // spread of the spectrum). All iterates are polynomials in A:
 // symmetric and commuting, so every product is symmetric: symmetricLinear computes its upper half.
 import type { GpuContext, GpuTensor } from '../../gpu/context.js';
@@ -42,6 +44,37 @@ function combine(ctx: GpuContext, x: GpuTensor, y: GpuTensor | null, a: number, 
   return out;
 }
 
+/** 1/k! for k = 0 … TAYLOR_DEGREE. */
+const INVERSE_FACTORIALS = Array.from({ length: TAYLOR_DEGREE + 1 }, (_, k) => {
+  let f = 1;
+  for (let i = 2; i <= k; i++) f *= i;
+  return 1 / f;
+});
+
+/**
+ * expm1(X) = Σₖ₌₁⁸ Xᵏ/k! for ‖X‖ ≤ θ, as B₀ + X³·(B₁ + X³·B₂) where Bᵢ = cᵢ₀·I + cᵢ₁·X + cᵢ₂·X²
+ * holds the coefficients of X^(3i), X^(3i+1), X^(3i+2) (B₀ has no I term: the series starts at X).
+ */
+function expm1Taylor(ctx: GpuContext, x: GpuTensor): GpuTensor {
+  const c = INVERSE_FACTORIALS;
+  const x2 = symmetricLinear(ctx, x, x);
+  const x3 = symmetricLinear(ctx, x2, x);
+  const block = (i: number) => combine(ctx, x2, x, c[3 * i + 2], c[3 * i + 1], i === 0 ? 0 : c[3 * i]);
+  const b2 = block(2);
+  const t = symmetricLinear(ctx, x3, b2);
+  ctx.free(b2);
+  const b1 = block(1);
+  const u = combine(ctx, t, b1, 1, 1, 0); // B₁ + X³·B₂
+  ctx.free(t);
+  ctx.free(b1);
+  const v = symmetricLinear(ctx, x3, u);
+  ctx.free(u);
+  const b0 = block(0);
+  const d = combine(ctx, v, b0, 1, 1, 0);
+  for (const m of [v, b0, x2, x3]) ctx.free(m);
+  return d;
+}
+
 /** See Backend.spectralSigmoid. */
 export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<GpuTensor> {
   const n = squareOrder(a, 'spectralSigmoid');
@@ -65,16 +98,7 @@ export async function spectralSigmoid(ctx: GpuContext, a: GpuTensor): Promise<Gp
   const s = Math.max(0, Math.ceil(Math.log2(normInf / mu / THETA)));
 
   const x = combine(ctx, a, null, -1 / (mu * 2 ** s), 0, 0);
-  // expm1(X) = X·(I + X/2·(I + X/3·(… (I + X/8))))
-  let p = combine(ctx, x, null, 1 / TAYLOR_DEGREE, 0, 1);
-  for (let k = TAYLOR_DEGREE - 1; k >= 2; k--) {
-    const t = symmetricLinear(ctx, x, p);
-    ctx.free(p);
-    p = combine(ctx, t, null, 1 / k, 0, 1);
-    ctx.free(t);
-  }
-  let d = symmetricLinear(ctx, x, p);
-  ctx.free(p);
+  let d = expm1Taylor(ctx, x);
   ctx.free(x);
   for (let i = 0; i < s; i++) {
     const sq = symmetricLinear(ctx, d, d);
