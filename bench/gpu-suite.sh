@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark suite for a machine with a real GPU, sized for one run of about 8 minutes of a
+# The benchmark suite for a machine with a real GPU, sized for one run of about 9 minutes of a
 # 15-minute device loan. In order (each step has its own time limit, so one slow step cannot starve
 # the rest, and each step's log is kept even when a later one fails):
 #   env              machine facts, the adapter's features (with and without Dawn's unsafe APIs)
 #                    and its subgroup-matrix configurations where it reports them
 #   shader-registers where each linear kernel keeps its register tile, read from the SPIR-V
 #   kernels          linear and covariance with both matmul cores (--matmul tiled,register), one run
+#   matfun           spectralSigmoid of a 2048 × 2048 C_Y-shaped matrix, 5 calls (the eigen term)
 #   prune-tinyllama-1-{tiled,register}   one TinyLlama layer, 3 reps, each core
 #   prune-tinyllama-22                   the whole TinyLlama shape, on the core the library picks
 #   prune-7b-8                           8 Llama-2-7B-shaped layers, the same
@@ -74,6 +75,7 @@ fi
 prune=(node dist/bench/prune.js --samples 32 --seq-len 128 --device gpu)
 step shader-registers 40 node dist/bench/shader-registers.js
 step kernels 150 node dist/bench/kernels.js --reps 5 --matmul tiled,register "${peak[@]}"
+step matfun 30 node dist/bench/matfun.js --n 2048 --reps 5
 step prune-tinyllama-1-tiled 50 env SLIMLLM_MATMUL=tiled "${prune[@]}" --shape tinyllama --layers 1 --reps 3
 step prune-tinyllama-1-register 50 env SLIMLLM_MATMUL=register "${prune[@]}" --shape tinyllama --layers 1 --reps 3
 step prune-tinyllama-22 100 "${prune[@]}" --shape tinyllama --layers 22 --trace
