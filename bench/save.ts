@@ -4,10 +4,11 @@
 // the same model held as f32 in memory saved as an F16 folder (every value narrowed: what a pruned
 // model's recovered output projections, f32, go through).
 //
-//   npm run build && node dist/bench/save.js [--shape tinyllama] [--layers 4] [--reps 3] [--model DIR]
+//   npm run build && node dist/bench/save.js [--shape tinyllama] [--layers 4] [--reps 3] [--model PATH]
 //
 // The checkpoint is a synthetic f16 one of the shape (bench/synth.ts), written once into a temp
-// folder and removed at the end, or an existing folder (--model; e.g. one synth.js wrote). Each
+// folder and removed at the end, or an existing model (--model: a folder such as synth.js writes,
+// or a GGUF or llama2.c file). Each
 // rep runs the three steps in turn; the page cache holds the source after the first rep, so the
 // reads measure the host's work rather than the disk. Outputs go to the temp folder and are removed
 // after each step.
@@ -19,8 +20,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openHf } from '../src/model/hf.js';
-import { loadModelWeights } from '../src/model/load.js';
+import { loadModelWeights, openModel } from '../src/model/load.js';
 import type { ModelWeights } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { readLayer } from '../src/model/layer-reader.js';
@@ -31,8 +31,8 @@ const STEPS = ['read', 'save-hf', 'save-gguf', 'save-hf-from-f32'] as const;
 type Step = (typeof STEPS)[number];
 
 /** Every layer of the checkpoint in `dir` read as stored and checked, as the layer reader does. */
-function readAllLayers(dir: string): void {
-  const src = openHf(dir);
+function readAllLayers(model: string): void {
+  const src = openModel(model);
   try {
     for (let l = 0; l < src.config.nLayers; l++) readLayer(src, l, false);
   } finally {
@@ -46,7 +46,7 @@ function runStep(step: Step, modelDir: string, outDir: string, f32: () => ModelW
   if (step === 'read') readAllLayers(modelDir);
   else if (weights) saveModel(weights, outDir, { dtype: 'F16' });
   else {
-    const src = openHf(modelDir);
+    const src = openModel(modelDir);
     try {
       saveModel(src, step === 'save-hf' ? outDir : `${outDir}.gguf`, { dtype: 'F16' });
     } finally {
@@ -59,8 +59,9 @@ function runStep(step: Step, modelDir: string, outDir: string, f32: () => ModelW
   return ms;
 }
 
-function folderBytes(dir: string): number {
-  return fs.readdirSync(dir).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+function modelBytes(p: string): number {
+  if (!fs.statSync(p).isDirectory()) return fs.statSync(p).size;
+  return fs.readdirSync(p).reduce((a, f) => a + fs.statSync(path.join(p, f)).size, 0);
 }
 
 function main(argv: string[]): void {
@@ -85,8 +86,8 @@ function main(argv: string[]): void {
       modelDir = writeSyntheticCheckpoint(path.join(tmp, 'model'), { shape, layers, seed }).dir;
       log(`synthetic ${shape} × ${layers} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
-    const bytes = folderBytes(modelDir);
-    const src = openHf(modelDir);
+    const bytes = modelBytes(modelDir);
+    const src = openModel(modelDir);
     const nLayers = src.config.nLayers;
     src.close();
     const ms: Record<Step, number[]> = { read: [], 'save-hf': [], 'save-gguf': [], 'save-hf-from-f32': [] };

@@ -7,13 +7,13 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LayerShape } from '../src/model/config.js';
 import { GgufFile, GgufType, quantizeQ8_0, dequantizeQ8_0, writeGguf } from '../src/model/gguf.js';
-import { GgufSource, openGguf } from '../src/model/gguf-model.js';
+import { GgufSource, ggufNames, openGguf } from '../src/model/gguf-model.js';
 import { tokenizerFromGguf } from '../src/model/gguf-tokenizer.js';
 import { roundToBf16, roundToF16 } from '../src/model/half.js';
 import { loadModelWeights, openModel } from '../src/model/load.js';
 import { sequenceLogits } from '../src/model/runner.js';
 import { Llama2cTokenizer, loadTokenizer } from '../src/model/tokenizer.js';
-import type { ModelWeights } from '../src/model/weights.js';
+import { type ModelWeights, widenStored } from '../src/model/weights.js';
 import { saveModel } from '../src/model/writer.js';
 import { CpuBackend } from '../src/kernels/cpu/index.js';
 import { rng } from './helpers.js';
@@ -156,6 +156,71 @@ describe('GGUF model round trip', () => {
         for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const) expect(fromGguf.layers[i][k], `${dtype} layer ${i} ${k}`).toEqual(f16(l[k]));
         expect(fromGguf.layers[i].attnNorm).toEqual(l.attnNorm);
       });
+    }
+  });
+
+  it('an F16 or BF16 GGUF is read as stored: 16-bit matrices as their bits, widened exactly what layer() reads; F32 and Q8_0 as f32', () => {
+    // Hidden size 32: the Q8_0 file holds Q8_0 rows (32 wide) and F16 ones (narrower).
+    const m = syntheticModel([shape(4, 2, 8), shape(2, 1, 4)], { hiddenSize: 32, headDim: 4 });
+    for (const dtype of ['F16', 'BF16', 'F32', 'Q8_0'] as const) {
+      const file = fresh(`stored-${dtype}.gguf`);
+      saveModel(m, file, { dtype });
+      const g = openGguf(file);
+      try {
+        const stored = g.storedLayer(1);
+        const widened = g.layer(1);
+        for (const k of Object.keys(widened) as (keyof typeof widened)[]) {
+          const s = stored[k];
+          const w = widened[k];
+          if (s === null || w === null) {
+            expect(s, k).toBe(w);
+            continue;
+          }
+          // As the file stores it (Q8_0 files keep rows that are not a multiple of 32 in F16).
+          const type = g.gguf.info(ggufNames.layer(1)[k]).type;
+          expect(s instanceof Float32Array ? (type === 'Q8_0' ? 'Q8_0' : 'F32') : s.dtype, `${dtype} ${k}`).toBe(type);
+          if (dtype !== 'F32' && k.startsWith('w')) expect(type, `${dtype} ${k}`).not.toBe('F32');
+          if (dtype === 'Q8_0' && k === 'wq') expect(type).toBe('Q8_0');
+          expect(widenStored(s), `${dtype} ${k}`).toEqual(w);
+        }
+        const emb = g.storedEmbedding();
+        const embType = g.gguf.info(ggufNames.embedding).type;
+        expect(emb instanceof Float32Array ? (embType === 'Q8_0' ? 'Q8_0' : 'F32') : emb.dtype).toBe(embType);
+        expect(widenStored(emb)).toEqual(g.embedding());
+        expect(widenStored(g.storedClassifier())).toEqual(g.classifier());
+        expect(() => g.storedLayer(2)).toThrow(`${file}: layer 2 out of range (0..1)`);
+      } finally {
+        g.close();
+      }
+    }
+  });
+
+  it('a non-finite 16-bit weight is refused by the stored read and the widened one, naming the file and tensor', () => {
+    const m = syntheticModel([shape(2, 1, 8)], { tied: true });
+    const good = fresh('f16-src.gguf');
+    saveModel(m, good, { dtype: 'F16' });
+    const g = GgufFile.open(good);
+    const meta = new Map(g.metadata) as Map<string, never>;
+    const poisoned = 'blk.0.ffn_gate.weight';
+    const bad = fresh('f16-inf.gguf');
+    writeGguf(bad, meta, [...g.tensors.values()].map((t) => ({
+      name: t.name,
+      dims: t.dims,
+      type: t.type,
+      data: () => {
+        const s = g.readStored(t.name);
+        if (t.name === poisoned && !(s instanceof Float32Array)) s.bits[5] = 0xfc00; // f16 −Inf
+        return s;
+      },
+    })));
+    g.close();
+    const src = openGguf(bad);
+    try {
+      const message = `${bad}: tensor '${poisoned}': element 5 is -Infinity (weights must be finite)`;
+      expect(() => src.storedLayer(0)).toThrow(message);
+      expect(() => src.layer(0)).toThrow(message);
+    } finally {
+      src.close();
     }
   });
 

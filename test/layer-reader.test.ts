@@ -26,13 +26,15 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const calib = (JSON.parse(fs.readFileSync(new URL('./fixtures/stories260K-calib-32x128.json', import.meta.url), 'utf8')) as number[][]).slice(0, 4);
 const weights = loadModelWeights(bundled.model());
 
-/** The bundled model as an F16 folder, an F32 GGUF file, and its own llama2.c file. */
+/** The bundled model as an F16 folder, F32 and F16 GGUF files, and its own llama2.c file. */
 function checkpoints(): Record<string, string> {
   const hf = path.join(tmp, 'f16');
   if (!fs.existsSync(hf)) saveModel(weights, hf, { dtype: 'F16' });
   const gguf = path.join(tmp, 'model.gguf');
   if (!fs.existsSync(gguf)) saveModel(weights, gguf, { dtype: 'F32', tokenizerFile: bundled.tokenizer() });
-  return { hf, gguf, llama2c: bundled.model() };
+  const ggufF16 = path.join(tmp, 'model-f16.gguf');
+  if (!fs.existsSync(ggufF16)) saveModel(weights, ggufF16, { dtype: 'F16', tokenizerFile: bundled.tokenizer() });
+  return { hf, gguf, 'gguf-f16': ggufF16, llama2c: bundled.model() };
 }
 
 function bytesOf(t: StoredTensor | null): Uint8Array | null {
@@ -70,7 +72,7 @@ function poisonedF16(name: string, tensor: string): { dir: string; file: string 
 }
 
 describe('LayerReader', () => {
-  for (const format of ['hf', 'gguf', 'llama2c'] as const) {
+  for (const format of ['hf', 'gguf', 'gguf-f16', 'llama2c'] as const) {
     it(`reads ${format} layers in a worker thread, bit for bit what the source reads (stored and widened)`, async () => {
       const src = openModel(checkpoints()[format]);
       const reader = new LayerReader(src);

@@ -16,8 +16,8 @@ import { z } from 'zod';
 import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } from './config.js';
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
-import { assertFinite, finiteForSave } from './safetensors.js';
-import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredTensor, withoutZeroBiases } from './weights.js';
+import { assertFiniteStored, finiteForSave } from './safetensors.js';
+import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -275,19 +275,38 @@ export class GgufSource implements ModelSource {
     this.reopen = { format: 'gguf', path: gguf.file };
   }
 
-  private read(name: string): Float32Array {
-    const a = this.gguf.read(name);
-    assertFinite(a, `${this.origin}: tensor '${name}'`);
+  /** A tensor as stored (16-bit floats as their bits), checked for non-finite values. */
+  private readStored(name: string): StoredTensor {
+    const a = this.gguf.readStored(name);
+    assertFiniteStored(a, `${this.origin}: tensor '${name}'`);
     return a;
+  }
+
+  private read(name: string): Float32Array {
+    return widenStored(this.readStored(name));
   }
 
   embedding(): Float32Array {
     return this.read(ggufNames.embedding);
   }
 
-  layer(i: number): LayerWeights {
+  storedEmbedding(): StoredTensor {
+    return this.readStored(ggufNames.embedding);
+  }
+
+  private checkLayer(i: number): void {
     if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+  }
+
+  layer(i: number): LayerWeights {
+    this.checkLayer(i);
     return readLayerTensors(ggufNames.layer(i), this.config.layers[i], (name) => this.read(name));
+  }
+
+  /** Layer i as stored: an F16 or BF16 model's matrices stay 16-bit (uploaded as they are, kept so by the layer store). */
+  storedLayer(i: number): StoredLayer {
+    this.checkLayer(i);
+    return readLayerTensors(ggufNames.layer(i), this.config.layers[i], (name) => this.readStored(name));
   }
 
   finalNorm(): Float32Array {
@@ -296,6 +315,10 @@ export class GgufSource implements ModelSource {
 
   classifier(): Float32Array {
     return this.config.tieEmbeddings ? this.embedding() : this.read(ggufNames.classifier);
+  }
+
+  storedClassifier(): StoredTensor {
+    return this.config.tieEmbeddings ? this.storedEmbedding() : this.readStored(ggufNames.classifier);
   }
 
   close(): void {

@@ -13,7 +13,7 @@
 // demand with positioned reads and dequantized to f32 (F32, F16, BF16, Q8_0).
 import * as fs from 'node:fs';
 import { writeFileAtomically, writeFully } from './atomic-file.js';
-import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
+import { f16BitsToF32, f32ToF16Bits } from './half.js';
 import { encodeStored } from './safetensors.js';
 import { type StoredTensor, storedLength, widenStored } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
@@ -316,6 +316,11 @@ export class GgufFile {
 
   /** Reads one tensor, dequantized to f32. */
   read(name: string): Float32Array {
+    return widenStored(this.readStored(name));
+  }
+
+  /** Reads one tensor as stored: F16 and BF16 as their bits, F32 as is, Q8_0 dequantized to f32. */
+  readStored(name: string): StoredTensor {
     const t = this.info(name);
     const raw = new Uint8Array(t.bytes);
     this.src.read(raw, this.dataStart + t.offset);
@@ -461,17 +466,15 @@ export function describeValue(v: GgufValue): string {
   return `${GgufType[v.type]} ${typeof v.value === 'string' ? JSON.stringify(v.value) : String(v.value)}`;
 }
 
-function decodeTensor(raw: Uint8Array, type: GgmlTypeName, count: number): Float32Array {
-  if (type === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, count).slice();
-  const out = new Float32Array(count);
+/** A tensor's values from its bytes (`raw`, its own buffer: the views below do not copy). */
+function decodeTensor(raw: Uint8Array, type: GgmlTypeName, count: number): StoredTensor {
+  if (type === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, count);
   if (type === 'Q8_0') {
+    const out = new Float32Array(count);
     dequantizeQ8_0(raw, out);
     return out;
   }
-  const bits = new Uint16Array(raw.buffer, raw.byteOffset, count);
-  if (type === 'BF16') for (let i = 0; i < count; i++) out[i] = bf16BitsToF32(bits[i]);
-  else for (let i = 0; i < count; i++) out[i] = f16BitsToF32(bits[i]);
-  return out;
+  return { dtype: type, bits: new Uint16Array(raw.buffer, raw.byteOffset, count) };
 }
 
 /**
