@@ -17,7 +17,7 @@ import { type LayerShape, type ModelConfig, ModelConfigSchema, uniformWidths } f
 import { type GgmlTypeName, type GgufEntry, GgufFile, type GgufTensorToWrite, GgufType, describeValue, writeGguf } from './gguf.js';
 import { ggufTokenizerEntries } from './gguf-tokenizer.js';
 import { assertFiniteStored, finiteForSave } from './safetensors.js';
-import { layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
+import { checkLayerIndex, layersInLayout, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor, widenStored, withoutZeroBiases } from './weights.js';
 
 export type GgufDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -294,18 +294,14 @@ export class GgufSource implements ModelSource {
     return this.readStored(ggufNames.embedding);
   }
 
-  private checkLayer(i: number): void {
-    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
-  }
-
   layer(i: number): LayerWeights {
-    this.checkLayer(i);
+    checkLayerIndex(this.origin, this.config.nLayers, i);
     return readLayerTensors(ggufNames.layer(i), this.config.layers[i], (name) => this.read(name));
   }
 
   /** Layer i as stored: an F16 or BF16 model's matrices stay 16-bit (uploaded as they are, kept so by the layer store). */
   storedLayer(i: number): StoredLayer {
-    this.checkLayer(i);
+    checkLayerIndex(this.origin, this.config.nLayers, i);
     return readLayerTensors(ggufNames.layer(i), this.config.layers[i], (name) => this.readStored(name));
   }
 

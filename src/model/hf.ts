@@ -22,8 +22,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { type LayerShape, LayerShapeSchema, type ModelConfig, ModelConfigSchema } from './config.js';
-import { assertFinite, assertFiniteStored, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
-import { allZero, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor } from './weights.js';
+import { assertFiniteStored, duplicateJsonKey, SafetensorsFile, type TensorInfo } from './safetensors.js';
+import { allZero, checkLayerIndex, type LayerWeights, type ModelSource, readLayerTensors, type SourceFile, type StoredLayer, type StoredTensor, widenStored } from './weights.js';
 
 /** Largest widths (hidden, FFN, heads, vocabulary, positions) and layer count a config may give. */
 const MAX_WIDTH = 1 << 24;
@@ -315,12 +315,9 @@ class TensorIndex {
     return f ? { file: f.file, info: f.info(name) } : null;
   }
 
+  /** A tensor widened to f32 (checked finite on its stored bits). */
   read(name: string): Float32Array {
-    const f = this.where.get(name);
-    if (!f) throw new Error(`${this.describe}: tensor '${name}' is missing`);
-    const a = f.read(name);
-    assertFinite(a, `${f.file}: tensor '${name}'`);
-    return a;
+    return widenStored(this.readStored(name));
   }
 
   /** `read`, with f16/bf16 tensors left as their bits (checked finite all the same). */
@@ -373,12 +370,12 @@ export class HfSource implements ModelSource {
   }
 
   layer(i: number): LayerWeights {
-    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+    checkLayerIndex(this.origin, this.config.nLayers, i);
     return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.read(name));
   }
 
   storedLayer(i: number): StoredLayer {
-    if (!(i >= 0 && i < this.config.nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${this.config.nLayers - 1})`);
+    checkLayerIndex(this.origin, this.config.nLayers, i);
     return readLayerTensors(hfNames.layer(i), this.config.layers[i], (name) => this.index.readStored(name));
   }
 

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { type ModelConfig, ModelConfigSchema, uniformLayers } from './config.js';
 import { assertFinite } from './safetensors.js';
-import type { LayerWeights, ModelSource, SourceFile } from './weights.js';
+import { checkLayerIndex, type LayerWeights, type ModelSource, type SourceFile } from './weights.js';
 import { openForReading, readFully } from './open-file.js';
 
 export const LLAMA2C_V1_MAGIC = 0x616b3432;
@@ -193,7 +193,7 @@ export class Llama2cSource implements ModelSource {
 
   layer(i: number): LayerWeights {
     const { dim: D, hiddenDim: F, nLayers, nHeads, nKvHeads } = this.p;
-    if (!(i >= 0 && i < nLayers)) throw new Error(`${this.origin}: layer ${i} out of range (0..${nLayers - 1})`);
+    checkLayerIndex(this.origin, nLayers, i);
     const d = D / nHeads;
     const q = nHeads * d * D;
     const kv = nKvHeads * d * D;

@@ -41,6 +41,11 @@ export function mapStored(t: StoredTensor, f: <A extends Float32Array | Uint16Ar
   return t instanceof Float32Array ? f(t) : { dtype: t.dtype, bits: f(t.bits) };
 }
 
+/** Throws naming `origin` unless 0 ≤ i < nLayers: every source's check of a layer index. */
+export function checkLayerIndex(origin: string, nLayers: number, i: number): void {
+  if (!(i >= 0 && i < nLayers)) throw new Error(`${origin}: layer ${i} out of range (0..${nLayers - 1})`);
+}
+
 /** Layer `i` of `src` as stored where the source keeps 16-bit weights, else in f32. */
 export function storedLayerOf(src: ModelSource, i: number): StoredLayer {
   return src.storedLayer ? src.storedLayer(i) : src.layer(i);
